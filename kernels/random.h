@@ -1,0 +1,63 @@
+/*
+ * random.h: Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy
+ * as 1, 2, 3", SC 2011), a counter-based generator: the value at a position
+ * is a pure function of (seed, counter), so the CPU and CUDA twins produce
+ * the same stream without sharing state, and any thread can start anywhere.
+ *
+ * Element i of a draw that starts at block `offset` comes from block
+ * offset + i/4, lane i%4. Uniforms use the top 24 bits (exact in float);
+ * normals pair lanes (0,1) and (2,3) through Box-Muller.
+ */
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include "kernels/common.h"
+
+namespace gesso::kernels {
+
+struct Philox4 { uint32_t v[4]; };
+
+GESSO_HD inline Philox4 philox4x32_10(uint64_t counter, uint64_t seed) {
+  uint32_t c0 = static_cast<uint32_t>(counter), c1 = static_cast<uint32_t>(counter >> 32), c2 = 0, c3 = 0;
+  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  for (int round = 0; round < 10; ++round) {
+    uint64_t p0 = static_cast<uint64_t>(0xD2511F53u) * c0;
+    uint64_t p1 = static_cast<uint64_t>(0xCD9E8D57u) * c2;
+    uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1 ^ k0;
+    uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ c3 ^ k1;
+    c1 = static_cast<uint32_t>(p1);
+    c3 = static_cast<uint32_t>(p0);
+    c0 = n0;
+    c2 = n2;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  return Philox4{{c0, c1, c2, c3}};
+}
+
+// Uniform in [0, 1) with 24 random bits.
+GESSO_HD inline double philox_unit(uint32_t bits) { return (bits >> 8) * (1.0 / 16777216.0); }
+
+GESSO_HD inline double philox_uniform_at(uint64_t seed, uint64_t offset, int64_t i) {
+  Philox4 r = philox4x32_10(offset + static_cast<uint64_t>(i) / 4, seed);
+  return philox_unit(r.v[i % 4]);
+}
+
+GESSO_HD inline double philox_normal_at(uint64_t seed, uint64_t offset, int64_t i) {
+  Philox4 r = philox4x32_10(offset + static_cast<uint64_t>(i) / 4, seed);
+  int lane = static_cast<int>(i % 4), pair = lane & ~1;
+  double u1 = ((r.v[pair] >> 8) + 1) * (1.0 / 16777216.0);  // (0, 1]: log is finite
+  double u2 = philox_unit(r.v[pair + 1]);
+  double radius = sqrt(-2.0 * log(u1));
+  double angle = 6.283185307179586 * u2;
+  return (lane & 1) ? radius * sin(angle) : radius * cos(angle);
+}
+
+// out[i] = lo + (hi - lo) * U_i, i in [0, n)
+template <class T>
+void philox_uniform_cpu(uint64_t seed, uint64_t offset, T* out, int64_t n, double lo, double hi);
+// out[i] = mean + std * Z_i
+template <class T>
+void philox_normal_cpu(uint64_t seed, uint64_t offset, T* out, int64_t n, double mean, double std);
+
+}  // namespace gesso::kernels
