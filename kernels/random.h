@@ -17,9 +17,10 @@ namespace gesso::kernels {
 
 struct Philox4 { uint32_t v[4]; };
 
-GESSO_HD inline Philox4 philox4x32_10(uint64_t counter, uint64_t seed) {
-  uint32_t c0 = static_cast<uint32_t>(counter), c1 = static_cast<uint32_t>(counter >> 32), c2 = 0, c3 = 0;
-  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+// The full generator: a 128-bit counter and a 64-bit key (Random123's
+// philox4x32_10; its known-answer vectors are checked in tests/test_tensor.cpp).
+GESSO_HD inline Philox4 philox4x32_10_raw(Philox4 ctr, uint32_t k0, uint32_t k1) {
+  uint32_t c0 = ctr.v[0], c1 = ctr.v[1], c2 = ctr.v[2], c3 = ctr.v[3];
   for (int round = 0; round < 10; ++round) {
     uint64_t p0 = static_cast<uint64_t>(0xD2511F53u) * c0;
     uint64_t p1 = static_cast<uint64_t>(0xCD9E8D57u) * c2;
@@ -35,6 +36,12 @@ GESSO_HD inline Philox4 philox4x32_10(uint64_t counter, uint64_t seed) {
   return Philox4{{c0, c1, c2, c3}};
 }
 
+// gesso's use: the block number is the counter's low 64 bits, the seed the key.
+GESSO_HD inline Philox4 philox4x32_10(uint64_t counter, uint64_t seed) {
+  Philox4 ctr{{static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32), 0u, 0u}};
+  return philox4x32_10_raw(ctr, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+}
+
 // Uniform in [0, 1) with 24 random bits.
 GESSO_HD inline double philox_unit(uint32_t bits) { return (bits >> 8) * (1.0 / 16777216.0); }
 
@@ -48,9 +55,9 @@ GESSO_HD inline double philox_normal_at(uint64_t seed, uint64_t offset, int64_t 
   int lane = static_cast<int>(i % 4), pair = lane & ~1;
   double u1 = ((r.v[pair] >> 8) + 1) * (1.0 / 16777216.0);  // (0, 1]: log is finite
   double u2 = philox_unit(r.v[pair + 1]);
-  double radius = sqrt(-2.0 * log(u1));
+  double radius = ::sqrt(-2.0 * ::log(u1));  // global names: gesso:: has Tensor overloads
   double angle = 6.283185307179586 * u2;
-  return (lane & 1) ? radius * sin(angle) : radius * cos(angle);
+  return (lane & 1) ? radius * ::sin(angle) : radius * ::cos(angle);
 }
 
 // out[i] = lo + (hi - lo) * U_i, i in [0, n)

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# test.sh: the whole test suite from a fresh clone: installs dependencies,
+# builds, runs every ctest (label cpu), then runs each benchmark binary for a
+# moment so that bench/ cannot rot. This is README's test command and CI's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/build.sh
+export OMP_WAIT_POLICY=passive
+ctest --test-dir build --output-on-failure -j"$(nproc)" --timeout 900
+echo "== benchmark smoke run (each benchmark once, minimal time; figures are not meaningful here)"
+for b in build/bench/bench_*; do
+  [ -x "$b" ] || continue
+  "$b" --benchmark_min_time=0.001 --benchmark_filter="${GESSO_BENCH_SMOKE_FILTER:-.}" > /dev/null \
+    || { echo "benchmark $b failed"; exit 1; }
+  echo "ok $b"
+done
