@@ -12,7 +12,7 @@ static const char* const kOpNames[] = {
   "conv2d", "conv2d_input_grad", "conv2d_weight_grad", "reflection_pad2d", "reflection_pad2d_backward",
   "max_pool2d", "index_scatter", "index_gather", "avg_pool2d", "avg_pool2d_backward", "upsample", "upsample_backward",
   "batch_norm", "batch_norm_backward", "instance_norm", "layer_norm", "norm_backward",
-  "gram", "mse_loss", "l1_loss", "bce_with_logits", "total_variation",
+  "gram", "mse_loss", "l1_loss", "bce_with_logits", "total_variation", "log_softmax",
   "dropout",
 };
 static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == static_cast<int>(OpKind::Count),

@@ -27,7 +27,7 @@ enum class OpKind {
   // normalisation
   BatchNorm, BatchNormBackward, InstanceNorm, LayerNorm, NormBackward,
   // style and losses
-  Gram, MseLoss, L1Loss, BceWithLogits, TotalVariation,
+  Gram, MseLoss, L1Loss, BceWithLogits, TotalVariation, LogSoftmax,
   // regularisation
   Dropout,
   Count  // keep last

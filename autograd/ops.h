@@ -132,16 +132,22 @@ Tensor mse_loss(const Tensor& pred, const Tensor& target);
 Tensor l1_loss(const Tensor& pred, const Tensor& target);
 // mean(max(x,0) - x*t + log(1 + e^-|x|)): stable for any logit.
 Tensor bce_with_logits(const Tensor& logits, const Tensor& target);
+// GAN losses; each term is a mean over its own logits (any shape, e.g. (N) or (N, 1)).
 // Non-saturating GAN losses through softplus: D: softplus(-real) + softplus(fake); G: softplus(-fake).
 Tensor gan_d_loss_nonsaturating(const Tensor& real_logits, const Tensor& fake_logits);
 Tensor gan_g_loss_nonsaturating(const Tensor& fake_logits);
 // Hinge: D: relu(1 - real) + relu(1 + fake); G: -fake.
 Tensor gan_d_loss_hinge(const Tensor& real_logits, const Tensor& fake_logits);
 Tensor gan_g_loss_hinge(const Tensor& fake_logits);
-// Anisotropic total variation of (N, C, H, W): sum of squared neighbour differences, mean-scaled.
+// Anisotropic total variation of x (N, C, H, W), a scalar:
+//   mean over (N, C, H, W-1) of (x[..., h, w+1] - x[..., h, w])^2
+// + mean over (N, C, H-1, W) of (x[..., h+1, w] - x[..., h, w])^2;
+// a term with no neighbour pairs (W == 1 or H == 1) contributes 0.
 Tensor total_variation(const Tensor& x);
-// Mean cross-entropy of logits (N, K) against integer class labels (N) stored as floats.
+// Mean cross-entropy of logits (N, K) against integer class labels (N) stored as floats;
+// labels outside [0, K) or not integral throw. Labels get no gradient.
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels);
+// x - max - log(sum(exp(x - max))) along axis: finite for any finite logits.
 Tensor log_softmax(const Tensor& x, int64_t axis);
 
 // ---- regularisation ------------------------------------------ ops/dropout.cpp

@@ -124,9 +124,18 @@ Tensor div(const Tensor& a, const Tensor& b) {
 Tensor pow(const Tensor& a, const Tensor& b) {
   Tensor out = binary_raw(BinaryOp::pow, a, b);
   return record(out, OpKind::Pow, {a, b}, [a, b](const Tensor& g) -> Grads {
-    // d(a^b)/da = b a^(b-1), d(a^b)/db = a^b log a
-    return {a.requires_grad() ? sum_to(mul(g, mul(b, pow(a, add(b, -1.0)))), a.shape()) : Tensor(),
-            b.requires_grad() ? sum_to(mul(g, mul(pow(a, b), log(a))), b.shape()) : Tensor()};
+    // d(a^b)/da = b a^(b-1), d(a^b)/db = a^b log a. Their limits are taken
+    // where the formulas read 0 * inf: d/da = 0 where b == 0 (a^0 is constant,
+    // even at a = 0), d/db = 0 where a == 0 and b >= 0 (0^b is constant there).
+    Tensor zero = zeros({}, TensorOptions(a.dtype()).with(a.device()));
+    Tensor ga, gb;
+    if (a.requires_grad())
+      ga = sum_to(where(eq(b.detach(), zero), zero, mul(g, mul(b, pow(a, add(b, -1.0))))), a.shape());
+    if (b.requires_grad()) {
+      Tensor zero_base = mul(eq(a.detach(), zero), ge(b.detach(), zero));
+      gb = sum_to(where(zero_base, zero, mul(g, mul(pow(a, b), log(a)))), b.shape());
+    }
+    return {ga, gb};
   });
 }
 
@@ -146,6 +155,8 @@ Tensor pow(const Tensor& a, double e) {
   Tensor out = unary_raw(UnaryOp::pow_scalar, a, e, 0.0, "pow");
   return record(out, OpKind::PowScalar, {a}, [a, e](const Tensor& g) -> Grads {
     if (e == 1.0) return {g};
+    // a^0 is constant, even at a = 0 where the formula reads 0 * inf.
+    if (e == 0.0) return {zeros(a.shape(), TensorOptions(a.dtype()).with(a.device()))};
     return {mul(g, mul(pow(a, e - 1.0), e))};
   });
 }

@@ -34,7 +34,9 @@ void reduce_cpu(ReduceOp op, const T* x, T* out, int64_t outer, int64_t n, int64
         for (int64_t k = 0; k < n; ++k) {
           const T* row = xo + k * inner;
           for (int64_t i = 0; i < inner; ++i)
-            if (!(row[i] <= acc[i])) acc[i] = row[i];  // NaN wins: !(NaN <= a) is true
+            // NaN wins and stays: !(NaN <= a) takes it, and nothing replaces
+            // a NaN accumulator (acc != acc only for NaN).
+            if (!(row[i] <= acc[i]) && acc[i] == acc[i]) acc[i] = row[i];
         }
         for (int64_t i = 0; i < inner; ++i) po[i] = static_cast<T>(acc[i]);
         break;

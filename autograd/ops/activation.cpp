@@ -1,0 +1,83 @@
+/*
+ * activation.cpp: relu, leaky_relu, tanh, sigmoid, softplus. The forwards are
+ * the unary kernels of kernels/elementwise.h; each backward, right below its
+ * forward, is written in differentiable ops (masks from gt() are constants),
+ * so second derivatives exist: leaky_relu's is zero almost everywhere,
+ * tanh's, sigmoid's and softplus's are smooth.
+ * Backwards recompute what they need from the input: capturing the output
+ * would make a node own its own output (a reference cycle).
+ */
+#include <cmath>
+
+#include "autograd/ops/dispatch.h"
+#include "kernels/elementwise.h"
+
+namespace gesso {
+
+using autograd::Grads;
+using autograd::OpKind;
+using autograd::record;
+using kernels::UnaryOp;
+using ops_detail::dense;
+using ops_detail::no_kernel;
+
+namespace {
+
+// Runs one activation kernel on a contiguous copy of x; records nothing.
+Tensor activation_raw(UnaryOp op, const Tensor& x, double alpha, const char* name) {
+  GESSO_CHECK(x.defined(), name, ": argument 'x' is undefined");
+  Tensor xc = dense(x);
+  Tensor out = Tensor::empty(x.shape(), TensorOptions(x.dtype()).with(x.device()));
+  switch (x.device()) {
+    case Device::cpu:
+      GESSO_DISPATCH_FLOAT(x.dtype(), kernels::unary_forward_cpu(op, xc.data<scalar_t>(), out.data<scalar_t>(),
+                                                                  x.numel(), alpha, 0.0));
+      break;
+    default: no_kernel(name, x.device());
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor relu(const Tensor& x) {
+  Tensor out = activation_raw(UnaryOp::relu, x, 0.0, "relu");
+  return record(out, OpKind::Relu, {x}, [x](const Tensor& g) -> Grads {
+    // The subgradient at 0 is taken as 0, as in PyTorch.
+    return {mul(g, gt(x.detach(), 0.0))};
+  });
+}
+
+Tensor leaky_relu(const Tensor& x, double negative_slope) {
+  GESSO_CHECK(std::isfinite(negative_slope), "leaky_relu: argument 'negative_slope' must be finite, got ",
+              negative_slope);
+  Tensor out = activation_raw(UnaryOp::leaky_relu, x, negative_slope, "leaky_relu");
+  return record(out, OpKind::LeakyRelu, {x}, [x, negative_slope](const Tensor& g) -> Grads {
+    // slope 1 where x > 0, negative_slope elsewhere: mask * (1 - s) + s.
+    Tensor slope = add(mul(gt(x.detach(), 0.0), 1.0 - negative_slope), negative_slope);
+    return {mul(g, slope)};
+  });
+}
+
+Tensor tanh(const Tensor& x) {
+  Tensor out = activation_raw(UnaryOp::tanh, x, 0.0, "tanh");
+  return record(out, OpKind::Tanh, {x}, [x](const Tensor& g) -> Grads {
+    Tensor t = tanh(x);
+    return {mul(g, 1.0 - mul(t, t))};
+  });
+}
+
+Tensor sigmoid(const Tensor& x) {
+  Tensor out = activation_raw(UnaryOp::sigmoid, x, 0.0, "sigmoid");
+  return record(out, OpKind::Sigmoid, {x}, [x](const Tensor& g) -> Grads {
+    Tensor s = sigmoid(x);
+    return {mul(g, mul(s, 1.0 - s))};
+  });
+}
+
+Tensor softplus(const Tensor& x) {
+  Tensor out = activation_raw(UnaryOp::softplus, x, 0.0, "softplus");
+  return record(out, OpKind::Softplus, {x}, [x](const Tensor& g) -> Grads { return {mul(g, sigmoid(x))}; });
+}
+
+}  // namespace gesso
