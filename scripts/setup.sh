@@ -16,8 +16,17 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Data that the applications read (each script installs only what is missing).
+extra_setup() {
+  for s in scripts/setup_*.sh; do
+    [ -f "$s" ] && bash "$s"
+  done
+  return 0
+}
+cd "$(dirname "$0")/.."
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#packages[@]} packages present"
+  extra_setup
   exit 0
 fi
 echo "setup: installing ${missing[*]}"
@@ -26,3 +35,4 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+extra_setup
