@@ -39,9 +39,9 @@ void add_demo_command(CLI::App& app) {
     std::string device = "auto";
   };
   auto opt = std::make_shared<Options>();
-  cmd->add_option("--epochs", opt->epochs, "passes over the 1,500 training digits")->check(CLI::PositiveNumber);
-  cmd->add_option("--batch", opt->batch, "mini-batch size")->check(CLI::PositiveNumber);
-  cmd->add_option("--lr", opt->lr, "Adam learning rate")->check(CLI::PositiveNumber);
+  cmd->add_option("--epochs", opt->epochs, "passes over the 1,500 training digits")->check(CLI::Range(1, 1000000));
+  cmd->add_option("--batch", opt->batch, "mini-batch size")->check(CLI::Range(1, 1000000));
+  cmd->add_option("--lr", opt->lr, "Adam learning rate")->check(CLI::Range(1e-8, 10.0));
   cmd->add_option("--seed", opt->seed, "seed for weights, split and shuffling");
   cmd->add_option("--device", opt->device, "auto, cpu, cuda or simt");
   cmd->callback([opt]() {
