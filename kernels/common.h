@@ -12,9 +12,36 @@
 #define GESSO_HD
 #endif
 
+// The CUDA runtime's stream handle, declared the way cuda_runtime.h does so
+// that plain C++ can name it in the twins' signatures.
+struct CUstream_st;
+typedef CUstream_st* cudaStream_t;
+
+// Declares a family's CUDA twins once for both builds of kernels/cuda/*.cu:
+// nvcc compiles them into kernels::cuda (the GPU), g++ compiles the same
+// source into kernels::simt (run on the CPU by the SIMT runtime).
+#define GESSO_DECLARE_CUDA_TWINS(...) \
+  namespace cuda { __VA_ARGS__ }      \
+  namespace simt { __VA_ARGS__ }
+
 namespace gesso::kernels {
 
 constexpr int kMaxDims = 8;
+
+// Threads per block that launchers use when a kernel leaves the choice open
+// (elementwise, reductions, norms): `preferred` unless a test has asked for
+// another size through ScopedBlockThreads, so that parity tests can run every
+// kernel at two block sizes. Tiled kernels map it to a tile size.
+int block_threads(int preferred);
+class ScopedBlockThreads {
+ public:
+  explicit ScopedBlockThreads(int threads);
+  ~ScopedBlockThreads();
+  ScopedBlockThreads(const ScopedBlockThreads&) = delete;
+  ScopedBlockThreads& operator=(const ScopedBlockThreads&) = delete;
+ private:
+  int previous_;
+};
 
 // Below this many elements a loop runs on one thread: spawning the team costs
 // more than it saves.

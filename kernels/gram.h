@@ -25,3 +25,10 @@ template <class T>
 void gram_forward_cpu(const T* x, T* g, int C, int HW, T scale);
 
 }  // namespace gesso::kernels
+
+namespace gesso::kernels {
+// x (C, HW), g (C, C), float only; block_threads(256) picks the tile: 256
+// threads -> 16x16 tiles, 64 -> 8x8.
+GESSO_DECLARE_CUDA_TWINS(void gram_forward_cuda(const float* x, float* g, int C, int HW, float scale,
+                                                cudaStream_t stream);)
+}  // namespace gesso::kernels

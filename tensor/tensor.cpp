@@ -28,7 +28,7 @@ Tensor Tensor::empty(const Shape& shape, TensorOptions opt) {
     std::string why;
     GESSO_CHECK(cuda_available(&why), "device cuda requested but no GPU is available (", why, ")");
   }
-  GESSO_CHECK(opt.dtype == DType::f32 || opt.device != Device::cuda,
+  GESSO_CHECK(opt.dtype == DType::f32 || opt.device == Device::cpu,
               "float64 tensors live on the CPU only; asked for float64 on ", device_name(opt.device));
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(opt.device, numel_of(shape) * dtype_size(opt.dtype));

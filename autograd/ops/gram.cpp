@@ -17,7 +17,7 @@ using autograd::Grads;
 using autograd::OpKind;
 using autograd::record;
 using ops_detail::dense;
-using ops_detail::no_kernel;
+using ops_detail::check_float32_on_device;
 
 Tensor gram(const Tensor& x, double scale) {
   GESSO_CHECK(x.defined(), "gram: argument 'x' is undefined");
@@ -37,7 +37,16 @@ Tensor gram(const Tensor& x, double scale) {
                                     static_cast<scalar_t>(scale));
       });
       break;
-    default: no_kernel("gram", x.device());
+    case Device::cuda:
+    case Device::simt: {
+      check_float32_on_device(x, "gram");
+      const float* px = xc.data<float>();
+      float* pg = out.data<float>();
+      for (int64_t n = 0; n < N; ++n)
+        GESSO_RUN_CUDA_TWIN(x.device(), "gram", gram_forward_cuda, px + n * C * HW, pg + n * C * C,
+                            static_cast<int>(C), static_cast<int>(HW), static_cast<float>(scale));
+      break;
+    }
   }
   return record(out, OpKind::Gram, {x}, [x, scale, N, C, HW](const Tensor& g) -> Grads {
     // G = s F F^T  =>  dF = s (dG F + dG^T F) = s (dG + dG^T) F.

@@ -19,7 +19,18 @@
  *       past the end is an AddressSanitizer report.
  */
 #pragma once
+#include "kernels/common.h"
 #include "tensor/error.h"
+
+// The namespace a .cu file's launchers go in (see GESSO_DECLARE_CUDA_TWINS in
+// kernels/common.h): kernels::cuda when nvcc builds it for the GPU,
+// kernels::simt when g++ builds it for the SIMT runtime. Both can then be
+// linked into one binary.
+#if defined(__CUDACC__)
+#define GESSO_CUDA_NS cuda
+#else
+#define GESSO_CUDA_NS simt
+#endif
 
 #if defined(__CUDACC__)
 
