@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # test.sh: the whole test suite from a fresh clone: installs dependencies,
-# builds, runs every ctest (label cpu), then runs each benchmark binary for a
-# moment so that bench/ cannot rot. This is README's test command and CI's.
+# builds, runs every ctest (labels cpu and simt; gpu tests report "skipped"
+# with the reason when there is no GPU), runs the SIMT tests again under
+# ThreadSanitizer and AddressSanitizer+UBSan, then runs each benchmark binary
+# for a moment so that bench/ cannot rot. README's test command and CI's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
 export OMP_WAIT_POLICY=passive
 ctest --test-dir build --output-on-failure -j"$(nproc)" --timeout 900
+bash scripts/test_simt_sanitizers.sh
 echo "== benchmark smoke run (each benchmark once, minimal time; figures are not meaningful here)"
 for b in build/bench/bench_*; do
   [ -x "$b" ] || continue
