@@ -4,6 +4,7 @@
  */
 #include "tensor/allocator.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -22,7 +23,9 @@ size_t allocation_bin(size_t bytes) {
   // Round up to a multiple of 1/8 of the largest power of two <= bytes.
   size_t p = 1;
   while (p <= bytes / 2) p <<= 1;
-  size_t step = p >= 8 ? p / 8 : 1;
+  // Steps are multiples of 64: aligned_alloc wants the size to be a
+  // multiple of the alignment.
+  size_t step = std::max<size_t>(p / 8, 64);
   return (bytes + step - 1) / step * step;
 }
 
