@@ -90,6 +90,10 @@ file(GLOB GESSO_SIMT_KERNEL_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/kernel
 list(REMOVE_ITEM GESSO_SIMT_KERNEL_SOURCES ${CMAKE_SOURCE_DIR}/kernels/cuda/runtime.cu)
 if(GESSO_SIMT_KERNEL_SOURCES)
   gesso_add_simt_library(gesso_simt_kernels ${GESSO_SIMT_KERNEL_SOURCES})
+  # The launchers call back into gesso (kernels::block_threads in
+  # kernels/launch_config.cpp): a cycle of static libraries, which CMake
+  # resolves by listing gesso again after gesso_simt_kernels on link lines.
+  target_link_libraries(gesso_simt_kernels PUBLIC gesso)
 else()
   add_library(gesso_simt_kernels INTERFACE)
   target_link_libraries(gesso_simt_kernels INTERFACE gesso_simt_runtime)

@@ -21,3 +21,9 @@ template <class T>
 void dropout_forward_cpu(const T* x, T* y, T* keep, int64_t n, double p, uint64_t seed, uint64_t offset);
 
 }  // namespace gesso::kernels
+
+namespace gesso::kernels {
+// CUDA twin (kernels/cuda/dropout.cu), float32: the same mask as the CPU twin.
+GESSO_DECLARE_CUDA_TWINS(void dropout_forward_cuda(const float* x, float* y, float* keep, int64_t n, double p,
+                                                   uint64_t seed, uint64_t offset, cudaStream_t stream);)
+}  // namespace gesso::kernels

@@ -9,6 +9,11 @@
  *   copy     dst (contiguous) = src read through a StridedLayout, with dtype conversion
  *
  * Comparisons write 1 or 0 in the output's floating type.
+ *
+ * CUDA twins (kernels/cuda/elementwise.cu, float32 only, same arguments plus
+ * a stream) are declared at the bottom: binary_forward_cuda, ...,
+ * copy_rows_cuda. strided_copy_cuda copies float to float (device tensors
+ * are float32, so there is no conversion to do on a device).
  * Activations' gradients are not kernels here: autograd writes them as
  * tensor ops so that second derivatives exist.
  */
@@ -54,4 +59,19 @@ namespace gesso::kernels {
 template <class T>
 void copy_rows_cpu(const T* src, int64_t src_stride, T* dst, int64_t dst_stride, int64_t rows, int64_t cols);
 
+}  // namespace gesso::kernels
+
+namespace gesso::kernels {
+// The CUDA twins, float32; any block size from kernels::block_threads(256) works.
+GESSO_DECLARE_CUDA_TWINS(
+    void binary_forward_cuda(BinaryOp op, const float* a, const float* b, float* out, const BinaryLayout& layout,
+                             cudaStream_t stream);
+    void unary_forward_cuda(UnaryOp op, const float* x, float* y, int64_t n, double alpha, double beta,
+                            cudaStream_t stream);
+    void where_forward_cuda(const float* cond, const float* a, const float* b, float* out, int64_t n,
+                            cudaStream_t stream);
+    void strided_copy_cuda(const float* src, const StridedLayout& layout, float* dst, cudaStream_t stream);
+    void fill_cuda(float* out, int64_t n, double value, cudaStream_t stream);
+    void copy_rows_cuda(const float* src, int64_t src_stride, float* dst, int64_t dst_stride, int64_t rows,
+                        int64_t cols, cudaStream_t stream);)
 }  // namespace gesso::kernels

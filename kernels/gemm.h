@@ -46,6 +46,9 @@ GemmBackend gemm_backend();
 const char* gemm_backend_name(GemmBackend b);
 // True when this build can run the openblas backend.
 bool gemm_openblas_available();
+// True when OpenBLAS runs its generic SSE3 kernels here (a CPU newer than the
+// library), so the handwritten GEMM is the faster default.
+bool gemm_openblas_generic_core();
 // The CPU kernel family OpenBLAS picked at load time ("Haswell", "SkylakeX"),
 // or "" without OpenBLAS. OpenBLAS 0.3.21 falls back to "Prescott" (SSE3,
 // several times slower) on CPUs newer than it knows; the environment variable

@@ -15,6 +15,10 @@
  *   log_softmax      x, y are (outer, n, inner); along the middle axis
  *                    y = x - m - log(sum_k e^(x_k - m)) with m = max_k x_k
  *
+ * The CUDA twins (kernels/cuda/loss.cu, float32) accumulate in double too:
+ * each thread its share, then a block tree, then one block over the blocks'
+ * sums, in a fixed order (the result does not depend on scheduling).
+ *
  * Gradients are not kernels here: autograd writes them as tensor ops so
  * that second derivatives exist (they write, `=`, never accumulate).
  */
@@ -39,4 +43,15 @@ void total_variation_forward_cpu(const T* x, T* out, int64_t planes, int64_t H, 
 template <class T>
 void log_softmax_forward_cpu(const T* x, T* y, int64_t outer, int64_t n, int64_t inner);
 
+}  // namespace gesso::kernels
+
+namespace gesso::kernels {
+GESSO_DECLARE_CUDA_TWINS(
+    void mse_loss_forward_cuda(const float* pred, const float* target, float* out, int64_t n, cudaStream_t stream);
+    void l1_loss_forward_cuda(const float* pred, const float* target, float* out, int64_t n, cudaStream_t stream);
+    void bce_with_logits_forward_cuda(const float* x, const float* t, float* out, int64_t n, cudaStream_t stream);
+    void total_variation_forward_cuda(const float* x, float* out, int64_t planes, int64_t H, int64_t W,
+                                      cudaStream_t stream);
+    void log_softmax_forward_cuda(const float* x, float* y, int64_t outer, int64_t n, int64_t inner,
+                                  cudaStream_t stream);)
 }  // namespace gesso::kernels

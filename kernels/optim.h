@@ -1,7 +1,8 @@
 /*
  * optim.h: the per-element parameter updates of the optimizers (CPU twins
- * in kernels/cpu/optim.cpp; the CUDA twins will share these signatures plus
- * a cudaStream_t). Every array is contiguous with n elements; param and the
+ * in kernels/cpu/optim.cpp; the CUDA twins in kernels/cuda/optim.cu share
+ * these signatures plus a cudaStream_t, float32, and also compute each
+ * element in double). Every array is contiguous with n elements; param and the
  * optimizer's state are updated in place, grad is only read. Arithmetic is
  * done in double per element and stored back in T.
  *
@@ -48,4 +49,12 @@ void sgd_update_cpu(T* param, const T* grad, T* momentum_buf, int64_t n, const S
 template <class T>
 void adam_update_cpu(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, int64_t n, const AdamHyper& h);
 
+}  // namespace gesso::kernels
+
+namespace gesso::kernels {
+GESSO_DECLARE_CUDA_TWINS(
+    void sgd_update_cuda(float* param, const float* grad, float* momentum_buf, int64_t n, const SgdHyper& h,
+                         bool first_step, cudaStream_t stream);
+    void adam_update_cuda(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, int64_t n,
+                          const AdamHyper& h, cudaStream_t stream);)
 }  // namespace gesso::kernels

@@ -45,6 +45,18 @@ GESSO_HD inline Philox4 philox4x32_10(uint64_t counter, uint64_t seed) {
 // Uniform in [0, 1) with 24 random bits.
 GESSO_HD inline double philox_unit(uint32_t bits) { return (bits >> 8) * (1.0 / 16777216.0); }
 
+// The standard normal of one lane of a block: lanes (0,1) and (2,3) are
+// Box-Muller pairs. Shared by philox_normal_at and the CUDA twin, which draws
+// one block per thread and takes its four lanes.
+GESSO_HD inline double philox_normal_lane(const Philox4& r, int lane) {
+  int pair = lane & ~1;
+  double u1 = ((r.v[pair] >> 8) + 1) * (1.0 / 16777216.0);  // (0, 1]: log is finite
+  double u2 = philox_unit(r.v[pair + 1]);
+  double radius = ::sqrt(-2.0 * ::log(u1));  // global names: gesso:: has Tensor overloads
+  double angle = 6.283185307179586 * u2;
+  return (lane & 1) ? radius * ::sin(angle) : radius * ::cos(angle);
+}
+
 GESSO_HD inline double philox_uniform_at(uint64_t seed, uint64_t offset, int64_t i) {
   Philox4 r = philox4x32_10(offset + static_cast<uint64_t>(i) / 4, seed);
   return philox_unit(r.v[i % 4]);
@@ -52,12 +64,7 @@ GESSO_HD inline double philox_uniform_at(uint64_t seed, uint64_t offset, int64_t
 
 GESSO_HD inline double philox_normal_at(uint64_t seed, uint64_t offset, int64_t i) {
   Philox4 r = philox4x32_10(offset + static_cast<uint64_t>(i) / 4, seed);
-  int lane = static_cast<int>(i % 4), pair = lane & ~1;
-  double u1 = ((r.v[pair] >> 8) + 1) * (1.0 / 16777216.0);  // (0, 1]: log is finite
-  double u2 = philox_unit(r.v[pair + 1]);
-  double radius = ::sqrt(-2.0 * ::log(u1));  // global names: gesso:: has Tensor overloads
-  double angle = 6.283185307179586 * u2;
-  return (lane & 1) ? radius * ::sin(angle) : radius * ::cos(angle);
+  return philox_normal_lane(r, static_cast<int>(i % 4));
 }
 
 // out[i] = lo + (hi - lo) * U_i, i in [0, n)
@@ -67,4 +74,19 @@ void philox_uniform_cpu(uint64_t seed, uint64_t offset, T* out, int64_t n, doubl
 template <class T>
 void philox_normal_cpu(uint64_t seed, uint64_t offset, T* out, int64_t n, double mean, double std);
 
+}  // namespace gesso::kernels
+
+namespace gesso::kernels {
+// CUDA twins (kernels/cuda/random.cu): the same numbers as the CPU twins for
+// the same (seed, offset), float32. A uniform is the same float: the same
+// double arithmetic, exact whenever (hi - lo) * U is (U has 24 bits: e.g.
+// [0, 1), [-2, 3)); otherwise only a compiler's FMA contraction of
+// lo + (hi - lo) * U could move a double's last bit and, very rarely, the
+// float. A normal goes through the device's double log/sqrt/sin/cos, within
+// an ulp or two of glibc's, so it agrees to about 1e-7 after rounding.
+GESSO_DECLARE_CUDA_TWINS(
+    void philox_uniform_cuda(uint64_t seed, uint64_t offset, float* out, int64_t n, double lo, double hi,
+                             cudaStream_t stream);
+    void philox_normal_cuda(uint64_t seed, uint64_t offset, float* out, int64_t n, double mean, double std,
+                            cudaStream_t stream);)
 }  // namespace gesso::kernels

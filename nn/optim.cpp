@@ -16,6 +16,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
+#include "autograd/ops/dispatch.h"
 #include "kernels/optim.h"
 
 namespace gesso::nn {
@@ -201,7 +202,12 @@ void SGD::step() {
                                                                  buf.defined() ? buf.data<scalar_t>() : nullptr,
                                                                  p.numel(), h, first));
         break;
-      default: fail("SGD::step: no update kernel for device ", device_name(p.device()), " in this build");
+      case Device::cuda:
+      case Device::simt:
+        ops_detail::check_float32_on_device(p, "SGD::step");
+        GESSO_RUN_CUDA_TWIN(p.device(), "SGD::step", sgd_update_cuda, p.data<float>(), g.data<float>(),
+                            buf.defined() ? buf.data<float>() : nullptr, p.numel(), h, first);
+        break;
     }
   }
 }
@@ -242,7 +248,14 @@ void Adam::step() {
         GESSO_DISPATCH_FLOAT(p.dtype(), kernels::adam_update_cpu(p.data<scalar_t>(), g.data<scalar_t>(),
                                                                   m.data<scalar_t>(), v.data<scalar_t>(), p.numel(), h));
         break;
-      default: fail(type_name(), "::step: no update kernel for device ", device_name(p.device()), " in this build");
+      case Device::cuda:
+      case Device::simt: {
+        const std::string who = type_name() + "::step";
+        ops_detail::check_float32_on_device(p, who.c_str());
+        GESSO_RUN_CUDA_TWIN(p.device(), who.c_str(), adam_update_cuda, p.data<float>(), g.data<float>(),
+                            m.data<float>(), v.data<float>(), p.numel(), h);
+        break;
+      }
     }
   }
 }

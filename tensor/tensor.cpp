@@ -10,6 +10,7 @@
 
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
+#include "autograd/ops/dispatch.h"
 #include "kernels/elementwise.h"
 #include "kernels/random.h"
 #include "tensor/layout.h"
@@ -56,7 +57,9 @@ bool Tensor::is_contiguous() const {
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
-  Tensor host = device() == Device::cuda ? detach().to(Device::cpu) : detach();
+  // A device tensor comes to the host first (a strided one is made dense on
+  // its device by to()).
+  Tensor host = device() != Device::cpu ? detach().to(Device::cpu) : detach();
   std::vector<T> out(numel());
   kernels::StridedLayout L = make_strided_layout(host.shape(), host.strides());
   GESSO_DISPATCH_FLOAT(host.dtype(), kernels::strided_copy_cpu(host.data<scalar_t>(), L, out.data()));
@@ -72,8 +75,12 @@ double Tensor::item() const {
 
 Tensor& Tensor::fill_(double value) {
   GESSO_CHECK(is_contiguous(), "fill_: the tensor must be contiguous, got strides ", strides());
-  GESSO_CHECK(device() != Device::cuda, "fill_ on cuda tensors comes with the CUDA backend");
-  GESSO_DISPATCH_FLOAT(dtype(), kernels::fill_cpu(data<scalar_t>(), numel(), value));
+  if (device() == Device::cpu) {
+    GESSO_DISPATCH_FLOAT(dtype(), kernels::fill_cpu(data<scalar_t>(), numel(), value));
+  } else {
+    ops_detail::check_float32_on_device(*this, "fill_");
+    GESSO_RUN_CUDA_TWIN(device(), "fill_", fill_cuda, data<float>(), numel(), value);
+  }
   return *this;
 }
 
@@ -81,17 +88,23 @@ Tensor& Tensor::copy_(const Tensor& src) {
   GESSO_CHECK(src.shape() == shape(), "copy_: source shape ", src.shape(),
               " does not match destination shape ", shape());
   GESSO_CHECK(is_contiguous(), "copy_: the destination must be contiguous, got strides ", strides());
-  if (device() == Device::cuda || src.device() == Device::cuda) {
-    Tensor s = src.detach().contiguous().to(dtype());
-    device_copy(device(), raw_data(), s.device(), s.raw_data(), numel() * dtype_size(dtype()));
-    return *this;
+  NoGradGuard no_grad;
+  Tensor s = src.detach();
+  // Bring the source to this device: to the host as it is (converted below),
+  // to a device as float32 (to() makes it dense on its own device first).
+  if (s.device() != device()) s = device() == Device::cpu ? s.to(Device::cpu) : s.to(DType::f32).to(device());
+  kernels::StridedLayout L = make_strided_layout(s.shape(), s.strides());
+  if (device() == Device::cpu) {
+    GESSO_DISPATCH_FLOAT(s.dtype(), {
+      const scalar_t* ps = s.data<scalar_t>();
+      if (dtype() == DType::f32) kernels::strided_copy_cpu(ps, L, data<float>());
+      else kernels::strided_copy_cpu(ps, L, data<double>());
+    });
+  } else {
+    ops_detail::check_float32_on_device(*this, "copy_");
+    ops_detail::check_float32_on_device(s, "copy_");
+    GESSO_RUN_CUDA_TWIN(device(), "copy_", strided_copy_cuda, s.data<float>(), L, data<float>());
   }
-  kernels::StridedLayout L = make_strided_layout(src.shape(), src.strides());
-  GESSO_DISPATCH_FLOAT(src.dtype(), {
-    const scalar_t* s = src.data<scalar_t>();
-    if (dtype() == DType::f32) kernels::strided_copy_cpu(s, L, data<float>());
-    else kernels::strided_copy_cpu(s, L, data<double>());
-  });
   return *this;
 }
 
@@ -142,9 +155,8 @@ Tensor full(const Shape& s, double value, TensorOptions opt) {
   bool rg = opt.requires_grad;
   TensorOptions o = opt;
   o.requires_grad = false;
-  Tensor host = Tensor::empty(s, o.device == Device::cuda ? TensorOptions(o).with(Device::cpu) : o);
-  host.fill_(value);
-  Tensor t = o.device == Device::cuda ? host.to(Device::cuda) : host;
+  Tensor t = Tensor::empty(s, o);
+  t.fill_(value);  // on the device itself for cuda and simt
   return t.requires_grad_(rg);
 }
 Tensor zeros(const Shape& s, TensorOptions opt) { return full(s, 0.0, opt); }
@@ -178,16 +190,25 @@ Tensor from_host(const std::vector<V>& v, const Shape& s, TensorOptions opt) {
 enum class Dist { uniform, normal };
 Tensor random_tensor(const Shape& s, Generator& gen, TensorOptions opt, Dist dist, double p0, double p1) {
   bool rg = opt.requires_grad;
-  TensorOptions host_opt = opt;
-  host_opt.requires_grad = false;
-  if (host_opt.device == Device::cuda) host_opt.device = Device::cpu;
-  Tensor t = Tensor::empty(s, host_opt);
+  TensorOptions o = opt;
+  o.requires_grad = false;
+  Tensor t = Tensor::empty(s, o);
   uint64_t offset = gen.advance(t.numel());
-  GESSO_DISPATCH_FLOAT(t.dtype(), {
-    if (dist == Dist::uniform) kernels::philox_uniform_cpu(gen.seed, offset, t.data<scalar_t>(), t.numel(), p0, p1);
-    else kernels::philox_normal_cpu(gen.seed, offset, t.data<scalar_t>(), t.numel(), p0, p1);
-  });
-  if (opt.device == Device::cuda) t = t.to(Device::cuda);
+  if (t.device() == Device::cpu) {
+    GESSO_DISPATCH_FLOAT(t.dtype(), {
+      if (dist == Dist::uniform) kernels::philox_uniform_cpu(gen.seed, offset, t.data<scalar_t>(), t.numel(), p0, p1);
+      else kernels::philox_normal_cpu(gen.seed, offset, t.data<scalar_t>(), t.numel(), p0, p1);
+    });
+  } else {
+    // Drawn on the device by the Philox twin: the same numbers as the CPU
+    // for the same generator state, with no host buffer or copy.
+    const char* what = dist == Dist::uniform ? "rand" : "randn";
+    ops_detail::check_float32_on_device(t, what);
+    if (dist == Dist::uniform)
+      GESSO_RUN_CUDA_TWIN(t.device(), what, philox_uniform_cuda, gen.seed, offset, t.data<float>(), t.numel(), p0, p1);
+    else
+      GESSO_RUN_CUDA_TWIN(t.device(), what, philox_normal_cuda, gen.seed, offset, t.data<float>(), t.numel(), p0, p1);
+  }
   return t.requires_grad_(rg);
 }
 }  // namespace

@@ -170,8 +170,11 @@ TEST_CASE("backend selection: default, set/get, GESSO_GEMM and its errors") {
   BackendRestore restore;
   const char* saved_env = std::getenv("GESSO_GEMM");
   const std::string saved = saved_env ? saved_env : "";
-  const GemmBackend fallback =
-      kernels::gemm_openblas_available() ? GemmBackend::openblas : GemmBackend::handwritten;
+  // OpenBLAS is the default only when it runs kernels for this CPU, not its
+  // generic SSE3 fallback (see kernels/cpu/gemm.cpp's default_backend).
+  const GemmBackend fallback = kernels::gemm_openblas_available() && !kernels::gemm_openblas_generic_core()
+                                   ? GemmBackend::openblas
+                                   : GemmBackend::handwritten;
 
   unsetenv("GESSO_GEMM");
   CHECK(kernels::gemm_backend_from_env() == fallback);

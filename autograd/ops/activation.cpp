@@ -18,8 +18,8 @@ using autograd::Grads;
 using autograd::OpKind;
 using autograd::record;
 using kernels::UnaryOp;
+using ops_detail::check_float32_on_device;
 using ops_detail::dense;
-using ops_detail::no_kernel;
 
 namespace {
 
@@ -33,7 +33,12 @@ Tensor activation_raw(UnaryOp op, const Tensor& x, double alpha, const char* nam
       GESSO_DISPATCH_FLOAT(x.dtype(), kernels::unary_forward_cpu(op, xc.data<scalar_t>(), out.data<scalar_t>(),
                                                                   x.numel(), alpha, 0.0));
       break;
-    default: no_kernel(name, x.device());
+    case Device::cuda:
+    case Device::simt:
+      check_float32_on_device(x, name);
+      GESSO_RUN_CUDA_TWIN(x.device(), name, unary_forward_cuda, op, xc.data<float>(), out.data<float>(), x.numel(),
+                          alpha, 0.0);
+      break;
   }
   return out;
 }

@@ -13,8 +13,8 @@ namespace gesso {
 using autograd::Grads;
 using autograd::OpKind;
 using autograd::record;
+using ops_detail::check_float32_on_device;
 using ops_detail::dense;
-using ops_detail::no_kernel;
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   GESSO_CHECK(x.defined(), "dropout: argument 'x' is undefined");
@@ -30,7 +30,12 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
                                                                   keep.data<scalar_t>(), x.numel(), p, gen.seed,
                                                                   offset));
       break;
-    default: no_kernel("dropout", x.device());
+    case Device::cuda:
+    case Device::simt:
+      check_float32_on_device(x, "dropout");
+      GESSO_RUN_CUDA_TWIN(x.device(), "dropout", dropout_forward_cuda, xc.data<float>(), y.data<float>(),
+                          keep.data<float>(), x.numel(), p, gen.seed, offset);
+      break;
   }
   double inv_keep = 1.0 / (1.0 - p);
   return record(y, OpKind::Dropout, {x}, [keep, inv_keep](const Tensor& g) -> Grads {

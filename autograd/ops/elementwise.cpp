@@ -15,8 +15,8 @@ using autograd::OpKind;
 using autograd::record;
 using kernels::BinaryOp;
 using kernels::UnaryOp;
+using ops_detail::check_float32_on_device;
 using ops_detail::dense;
-using ops_detail::no_kernel;
 
 namespace {
 
@@ -51,7 +51,12 @@ Tensor binary_raw(BinaryOp op, const Tensor& a, const Tensor& b) {
                            kernels::binary_forward_cpu(op, a.data<scalar_t>(), b.data<scalar_t>(),
                                                        out.data<scalar_t>(), L));
       break;
-    default: no_kernel(name, a.device());
+    case Device::cuda:
+    case Device::simt:
+      check_float32_on_device(a, name);
+      GESSO_RUN_CUDA_TWIN(a.device(), name, binary_forward_cuda, op, a.data<float>(), b.data<float>(),
+                          out.data<float>(), L);
+      break;
   }
   return out;
 }
@@ -66,7 +71,12 @@ Tensor unary_raw(UnaryOp op, const Tensor& x, double alpha, double beta, const c
       GESSO_DISPATCH_FLOAT(x.dtype(), kernels::unary_forward_cpu(op, xc.data<scalar_t>(), out.data<scalar_t>(),
                                                                   x.numel(), alpha, beta));
       break;
-    default: no_kernel(name, x.device());
+    case Device::cuda:
+    case Device::simt:
+      check_float32_on_device(x, name);
+      GESSO_RUN_CUDA_TWIN(x.device(), name, unary_forward_cuda, op, xc.data<float>(), out.data<float>(), x.numel(),
+                          alpha, beta);
+      break;
   }
   return out;
 }
@@ -216,7 +226,12 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
                                                                   be.data<scalar_t>(), out.data<scalar_t>(),
                                                                   out.numel()));
       break;
-    default: no_kernel("where", a.device());
+    case Device::cuda:
+    case Device::simt:
+      check_float32_on_device(a, "where");
+      GESSO_RUN_CUDA_TWIN(a.device(), "where", where_forward_cuda, c.data<float>(), ae.data<float>(),
+                          be.data<float>(), out.data<float>(), out.numel());
+      break;
   }
   Tensor cd = cond.detach();
   return record(out, OpKind::Where, {a, b}, [cd, a, b](const Tensor& g) -> Grads {

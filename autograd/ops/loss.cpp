@@ -17,8 +17,8 @@ namespace gesso {
 using autograd::Grads;
 using autograd::OpKind;
 using autograd::record;
+using ops_detail::check_float32_on_device;
 using ops_detail::dense;
-using ops_detail::no_kernel;
 
 namespace {
 
@@ -57,7 +57,12 @@ Tensor mse_loss(const Tensor& pred, const Tensor& target) {
       GESSO_DISPATCH_FLOAT(pred.dtype(), kernels::mse_loss_forward_cpu(p.data<scalar_t>(), t.data<scalar_t>(),
                                                                         out.data<scalar_t>(), pred.numel()));
       break;
-    default: no_kernel("mse_loss", pred.device());
+    case Device::cuda:
+    case Device::simt:
+      check_float32_on_device(pred, "mse_loss");
+      GESSO_RUN_CUDA_TWIN(pred.device(), "mse_loss", mse_loss_forward_cuda, p.data<float>(), t.data<float>(),
+                          out.data<float>(), pred.numel());
+      break;
   }
   double inv_n = 1.0 / static_cast<double>(pred.numel());
   return record(out, OpKind::MseLoss, {pred, target}, [pred, target, inv_n](const Tensor& g) -> Grads {
@@ -76,7 +81,12 @@ Tensor l1_loss(const Tensor& pred, const Tensor& target) {
       GESSO_DISPATCH_FLOAT(pred.dtype(), kernels::l1_loss_forward_cpu(p.data<scalar_t>(), t.data<scalar_t>(),
                                                                        out.data<scalar_t>(), pred.numel()));
       break;
-    default: no_kernel("l1_loss", pred.device());
+    case Device::cuda:
+    case Device::simt:
+      check_float32_on_device(pred, "l1_loss");
+      GESSO_RUN_CUDA_TWIN(pred.device(), "l1_loss", l1_loss_forward_cuda, p.data<float>(), t.data<float>(),
+                          out.data<float>(), pred.numel());
+      break;
   }
   double inv_n = 1.0 / static_cast<double>(pred.numel());
   return record(out, OpKind::L1Loss, {pred, target}, [pred, target, inv_n](const Tensor& g) -> Grads {
@@ -96,7 +106,12 @@ Tensor bce_with_logits(const Tensor& logits, const Tensor& target) {
                                                x.data<scalar_t>(), t.data<scalar_t>(), out.data<scalar_t>(),
                                                logits.numel()));
       break;
-    default: no_kernel("bce_with_logits", logits.device());
+    case Device::cuda:
+    case Device::simt:
+      check_float32_on_device(logits, "bce_with_logits");
+      GESSO_RUN_CUDA_TWIN(logits.device(), "bce_with_logits", bce_with_logits_forward_cuda, x.data<float>(),
+                          t.data<float>(), out.data<float>(), logits.numel());
+      break;
   }
   double inv_n = 1.0 / static_cast<double>(logits.numel());
   return record(out, OpKind::BceWithLogits, {logits, target}, [logits, target, inv_n](const Tensor& g) -> Grads {
@@ -148,7 +163,12 @@ Tensor total_variation(const Tensor& x) {
       GESSO_DISPATCH_FLOAT(x.dtype(), kernels::total_variation_forward_cpu(xc.data<scalar_t>(), out.data<scalar_t>(),
                                                                           N * C, H, W));
       break;
-    default: no_kernel("total_variation", x.device());
+    case Device::cuda:
+    case Device::simt:
+      check_float32_on_device(x, "total_variation");
+      GESSO_RUN_CUDA_TWIN(x.device(), "total_variation", total_variation_forward_cuda, xc.data<float>(),
+                          out.data<float>(), N * C, H, W);
+      break;
   }
   return record(out, OpKind::TotalVariation, {x}, [x, N, C, H, W](const Tensor& g) -> Grads {
     // A difference d = x[i+1] - x[i] along an axis of length L contributes
@@ -187,7 +207,12 @@ Tensor log_softmax(const Tensor& x, int64_t axis_in) {
       GESSO_DISPATCH_FLOAT(x.dtype(), kernels::log_softmax_forward_cpu(xc.data<scalar_t>(), out.data<scalar_t>(),
                                                                       outer, n, inner));
       break;
-    default: no_kernel("log_softmax", x.device());
+    case Device::cuda:
+    case Device::simt:
+      check_float32_on_device(x, "log_softmax");
+      GESSO_RUN_CUDA_TWIN(x.device(), "log_softmax", log_softmax_forward_cuda, xc.data<float>(), out.data<float>(),
+                          outer, n, inner);
+      break;
   }
   return record(out, OpKind::LogSoftmax, {x}, [x, axis](const Tensor& g) -> Grads {
     // dx = g - softmax(x) * sum(g along axis); softmax recomputed from x.

@@ -16,8 +16,8 @@ using autograd::Grads;
 using autograd::OpKind;
 using autograd::record;
 using kernels::ReduceOp;
+using ops_detail::check_float32_on_device;
 using ops_detail::dense;
-using ops_detail::no_kernel;
 
 namespace {
 
@@ -71,7 +71,12 @@ Tensor reduce_raw(ReduceOp op, const Tensor& x, const std::vector<int64_t>& axes
       GESSO_DISPATCH_FLOAT(x.dtype(), kernels::reduce_cpu(op, src.data<scalar_t>(), out.data<scalar_t>(), outer, n,
                                                            inner, ddof));
       break;
-    default: no_kernel(what, x.device());
+    case Device::cuda:
+    case Device::simt:
+      check_float32_on_device(x, what);
+      GESSO_RUN_CUDA_TWIN(x.device(), what, reduce_cuda, op, src.data<float>(), out.data<float>(), outer, n, inner,
+                          ddof);
+      break;
   }
   return out;
 }

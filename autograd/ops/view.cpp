@@ -16,8 +16,8 @@ namespace gesso {
 using autograd::Grads;
 using autograd::OpKind;
 using autograd::record;
+using ops_detail::check_float32_on_device;
 using ops_detail::dense;
-using ops_detail::no_kernel;
 
 namespace {
 
@@ -181,20 +181,20 @@ namespace {
 // A contiguous copy of x on the same device, converted to `dtype`; no node.
 Tensor copy_raw(const Tensor& x, DType dtype) {
   Tensor out = Tensor::empty(x.shape(), TensorOptions(dtype).with(x.device()));
+  kernels::StridedLayout L = make_strided_layout(x.shape(), x.strides());
   switch (x.device()) {
     case Device::cpu:
-    case Device::simt: {
-      kernels::StridedLayout L = make_strided_layout(x.shape(), x.strides());
       GESSO_DISPATCH_FLOAT(x.dtype(), {
         if (dtype == DType::f32) kernels::strided_copy_cpu(x.data<scalar_t>(), L, out.data<float>());
         else kernels::strided_copy_cpu(x.data<scalar_t>(), L, out.data<double>());
       });
       break;
-    }
     case Device::cuda:
-      GESSO_CHECK(x.is_contiguous() && dtype == x.dtype(),
-                  "contiguous/to on cuda: strided or converting copies come with the CUDA backend");
-      device_copy(Device::cuda, out.raw_data(), Device::cuda, x.raw_data(), x.numel() * dtype_size(dtype));
+    case Device::simt:
+      // Device tensors are float32 (Tensor::empty refuses float64 there), so
+      // a device copy never converts.
+      check_float32_on_device(x, "copy");
+      GESSO_RUN_CUDA_TWIN(x.device(), "copy", strided_copy_cuda, x.data<float>(), L, out.data<float>());
       break;
   }
   return out;
@@ -214,7 +214,8 @@ Tensor Tensor::clone() const {
 
 Tensor Tensor::to(DType t) const {
   if (t == dtype()) return *this;
-  GESSO_CHECK(device() != Device::cuda || t == DType::f32, "to(float64): float64 tensors live on the CPU only");
+  GESSO_CHECK(device() == Device::cpu || t == DType::f32, "to(float64): float64 tensors live on the CPU only, this one is on ",
+              device_name(device()));
   Tensor out = copy_raw(*this, t);
   DType from = dtype();
   return record(out, OpKind::ToDtype, {*this}, [from](const Tensor& g) -> Grads { return {g.to(from)}; });
@@ -224,7 +225,8 @@ Tensor Tensor::to(Device d) const {
   if (d == device()) return *this;
   if (d == Device::simt)
     GESSO_CHECK(simt_available(), "to(simt): this build has no SIMT runtime (configure with the test build)");
-  GESSO_CHECK(d != Device::cuda || dtype() == DType::f32, "to(cuda): float64 tensors live on the CPU only");
+  GESSO_CHECK(d == Device::cpu || dtype() == DType::f32, "to(", device_name(d),
+              "): float64 tensors live on the CPU only; convert with .to(DType::f32) first");
   Tensor src = dense(*this);
   Tensor out = Tensor::empty(shape(), TensorOptions(dtype()).with(d));
   device_copy(d, out.raw_data(), src.device(), src.raw_data(), numel() * dtype_size(dtype()));
@@ -262,7 +264,12 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis_in) {
                                                                     out.data<scalar_t>() + at * inner,
                                                                     shape[axis] * inner, outer, cols));
         break;
-      default: no_kernel("concat", first.device());
+      case Device::cuda:
+      case Device::simt:
+        check_float32_on_device(first, "concat");
+        GESSO_RUN_CUDA_TWIN(first.device(), "concat", copy_rows_cuda, xc.data<float>(), cols,
+                            out.data<float>() + at * inner, shape[axis] * inner, outer, cols);
+        break;
     }
     at += x.shape()[axis];
     sizes.push_back(x.shape()[axis]);

@@ -282,9 +282,7 @@ std::atomic<int> g_backend{-1};  // -1: not chosen yet (GESSO_GEMM is read at th
 // with OpenBLAS 0.3.21); the handwritten one is then the better default.
 GemmBackend default_backend() {
   if (!gemm_openblas_available()) return GemmBackend::handwritten;
-  const std::string core = gemm_openblas_core();
-  const bool generic = core == "Prescott" || core == "Core2" || core == "Katmai" || core == "Banias";
-  return generic ? GemmBackend::handwritten : GemmBackend::openblas;
+  return gemm_openblas_generic_core() ? GemmBackend::handwritten : GemmBackend::openblas;
 }
 }  // namespace
 
@@ -302,6 +300,11 @@ const char* gemm_openblas_core() {
 #else
   return "";
 #endif
+}
+
+bool gemm_openblas_generic_core() {
+  const std::string core = gemm_openblas_core();
+  return core == "Prescott" || core == "Core2" || core == "Katmai" || core == "Banias";
 }
 
 const char* gemm_backend_name(GemmBackend b) {
