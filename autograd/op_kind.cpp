@@ -10,6 +10,7 @@ static const char* const kOpNames[] = {
   "sum", "mean", "max", "var",
   "matmul", "bmm",
   "conv2d", "conv2d_input_grad", "conv2d_weight_grad", "reflection_pad2d", "reflection_pad2d_backward",
+  "conv2d_relu",
   "max_pool2d", "index_scatter", "index_gather", "avg_pool2d", "avg_pool2d_backward", "upsample", "upsample_backward",
   "batch_norm", "batch_norm_backward", "instance_norm", "layer_norm", "norm_backward",
   "gram", "mse_loss", "l1_loss", "bce_with_logits", "total_variation", "log_softmax",

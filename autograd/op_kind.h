@@ -22,6 +22,8 @@ enum class OpKind {
   // convolution: the forward and its two backwards, each differentiable;
   // conv_transpose2d is Conv2dInputGrad under another name
   Conv2d, Conv2dInputGrad, Conv2dWeightGrad, ReflectionPad2d, ReflectionPad2dBackward,
+  // relu(conv2d(x)) as one node (style/conv_relu.h): keeps one activation per layer, not two
+  Conv2dRelu,
   // pooling and resampling (each linear op paired with its adjoint)
   MaxPool2d, IndexScatter, IndexGather, AvgPool2d, AvgPool2dBackward, Upsample, UpsampleBackward,
   // normalisation

@@ -77,3 +77,36 @@ void layer_norm_backward_cpu(const T* x, const T* g, const T* mean, const T* var
                              T* dweight, T* dbias, int64_t M, int64_t K, double eps);
 
 }  // namespace gesso::kernels
+
+// ---- CUDA twins (kernels/cuda/norm.cu): the same arguments in float, plus a
+// stream; every pointer is device memory. Statistics are summed in float
+// about the same shift as on the CPU (a block reduction per group: warp
+// shuffles, then shared memory across warps), so they agree with the CPU
+// twins to float rounding, not bitwise. Parameter gradients are reduced
+// without atomics, in a fixed order, so they are deterministic.
+namespace gesso::kernels {
+GESSO_DECLARE_CUDA_TWINS(
+    void batch_norm_forward_train_cuda(const float* x, const float* weight, const float* bias, float* y,
+                                       float* save_mean, float* save_var, int64_t N, int64_t C, int64_t HW,
+                                       double eps, cudaStream_t stream);
+    void batch_norm_forward_eval_cuda(const float* x, const float* mean, const float* var, const float* weight,
+                                      const float* bias, float* y, int64_t N, int64_t C, int64_t HW, double eps,
+                                      cudaStream_t stream);
+    void batch_norm_update_running_cuda(float* running_mean, float* running_var, const float* batch_mean,
+                                        const float* batch_var, int64_t C, int64_t count, double momentum,
+                                        cudaStream_t stream);
+    void batch_norm_backward_cuda(const float* x, const float* g, const float* mean, const float* var,
+                                  const float* weight, float* dx, float* dweight, float* dbias, int64_t N, int64_t C,
+                                  int64_t HW, double eps, bool batch_stats, cudaStream_t stream);
+    void instance_norm_forward_cuda(const float* x, const float* weight, const float* bias, float* y,
+                                    float* save_mean, float* save_var, int64_t N, int64_t C, int64_t HW, double eps,
+                                    cudaStream_t stream);
+    void instance_norm_backward_cuda(const float* x, const float* g, const float* mean, const float* var,
+                                     const float* weight, float* dx, float* dweight, float* dbias, int64_t N,
+                                     int64_t C, int64_t HW, double eps, cudaStream_t stream);
+    void layer_norm_forward_cuda(const float* x, const float* weight, const float* bias, float* y, float* save_mean,
+                                 float* save_var, int64_t M, int64_t K, double eps, cudaStream_t stream);
+    void layer_norm_backward_cuda(const float* x, const float* g, const float* mean, const float* var,
+                                  const float* weight, float* dx, float* dweight, float* dbias, int64_t M, int64_t K,
+                                  double eps, cudaStream_t stream);)
+}  // namespace gesso::kernels

@@ -37,3 +37,13 @@ template <class T>
 void resize_area_cpu(const T* x, T* y, int64_t C, int64_t H, int64_t W, int64_t out_h, int64_t out_w);
 
 }  // namespace gesso::kernels
+
+// ---- CUDA twins (kernels/cuda/resize.cu): the same arguments in float, plus
+// a stream; x and y are device memory. One thread per output pixel applies
+// both axes' filters at once (the 2-d tensor product of the two tap tables),
+// summing in double like the CPU twin, so no intermediate buffer is needed.
+namespace gesso::kernels {
+GESSO_DECLARE_CUDA_TWINS(
+    void resize_cuda(const float* x, float* y, int64_t C, int64_t H, int64_t W, int64_t out_h, int64_t out_w,
+                     ResizeFilter filter_h, ResizeFilter filter_w, cudaStream_t stream);)
+}  // namespace gesso::kernels

@@ -151,18 +151,40 @@ Tensor resize_image(const Tensor& image, int out_h, int out_w) {
   const int64_t H = image.size(-2), W = image.size(-1);
   GESSO_CHECK(H >= 1 && W >= 1, "resize_image: argument 'image' has no pixels, shape ", image.shape());
   const int64_t planes = image.numel() / (H * W);
-  Tensor src = host_image(image);
   Shape out_shape = image.shape();
   out_shape[out_shape.size() - 2] = out_h;
   out_shape[out_shape.size() - 1] = out_w;
-  Tensor out = Tensor::empty(out_shape, TensorOptions(image.dtype()));
   const auto pick = [](int64_t in, int64_t out_size) {
     return out_size < in ? kernels::ResizeFilter::area : kernels::ResizeFilter::bilinear;
   };
+  if (image.device() != Device::cpu) {
+    // On a device (float32 only) the CUDA twin runs there: kernels::cuda on a
+    // GPU, kernels::simt (the same source on the SIMT runtime) on simt.
+    GESSO_CHECK(image.dtype() == DType::f32, "resize_image: images on ", device_name(image.device()),
+                " must be float32, got ", dtype_name(image.dtype()));
+    Tensor src = image.detach().contiguous();
+    Tensor out = Tensor::empty(out_shape, TensorOptions(image.dtype()).with(image.device()));
+    if (planes == 0) return out;
+    const float* px = src.data<float>();
+    float* py = out.data<float>();
+    const kernels::ResizeFilter fh = pick(H, out_h), fw = pick(W, out_w);
+    switch (image.device()) {
+#ifdef GESSO_HAVE_CUDA
+      case Device::cuda: kernels::cuda::resize_cuda(px, py, planes, H, W, out_h, out_w, fh, fw, nullptr); break;
+#endif
+#ifdef GESSO_HAVE_SIMT
+      case Device::simt: kernels::simt::resize_cuda(px, py, planes, H, W, out_h, out_w, fh, fw, nullptr); break;
+#endif
+      default: fail("resize_image: no kernel for device ", device_name(image.device()), " in this build");
+    }
+    return out;
+  }
+  Tensor src = host_image(image);
+  Tensor out = Tensor::empty(out_shape, TensorOptions(image.dtype()));
   if (planes > 0)
     GESSO_DISPATCH_FLOAT(image.dtype(), kernels::resize_cpu(src.data<scalar_t>(), out.data<scalar_t>(), planes, H, W,
                                                             out_h, out_w, pick(H, out_h), pick(W, out_w)));
-  return image.device() == Device::cpu ? out : out.to(image.device());
+  return out;
 }
 
 Tensor resize_shorter_side(const Tensor& image, int size) {

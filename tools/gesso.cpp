@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   gesso::tools::add_info_command(app);
   gesso::tools::add_demo_command(app);
+  gesso::tools::add_gan_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

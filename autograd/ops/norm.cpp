@@ -17,7 +17,11 @@
 #include <cmath>
 
 #include "autograd/ops/dispatch.h"
+#include "kernels/kernel_impl.h"
 #include "kernels/norm.h"
+#ifdef GESSO_HAVE_CUDA
+#include "kernels/cuda/vendor/batch_norm.h"
+#endif
 
 namespace gesso {
 
@@ -25,6 +29,7 @@ using autograd::GradMode;
 using autograd::Grads;
 using autograd::OpKind;
 using autograd::record;
+using ops_detail::check_float32_on_device;
 using ops_detail::dense;
 using ops_detail::no_kernel;
 
@@ -98,6 +103,17 @@ Tensor zeros_if_wanted(const Tensor& p) { return wants_grad(p) ? zeros(p.shape()
 
 Shape ones_shape(int64_t ndim) { return Shape(static_cast<size_t>(ndim), 1); }
 
+// True when batch norm on device d runs cuDNN (GESSO_KERNELS=vendor on a
+// GPU, kernels/kernel_impl.h). The simt device has no cuDNN: it runs the
+// handwritten kernels, and says so once.
+bool batch_norm_uses_cudnn(Device d, const char* op) {
+  if (d == Device::simt) {
+    kernels::simt_kernel_impl(op);
+    return false;
+  }
+  return d == Device::cuda && kernels::kernel_impl() == kernels::KernelImpl::vendor;
+}
+
 // Product of the sizes from dim 2 on: the spatial extent of (N, C, *).
 int64_t spatial_size(const Tensor& x) {
   int64_t n = 1;
@@ -162,6 +178,38 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
         }
       });
       break;
+    case Device::cuda:
+    case Device::simt: {
+      check_float32_on_device(x, op);
+      const float* pw = ptr_or_null<float>(w);
+      const float* pb = ptr_or_null<float>(b);
+      float* sm = save_mean.data<float>();
+      float* sv = save_var.data<float>();
+      const bool update = training && running_mean.defined();
+      if (batch_norm_uses_cudnn(x.device(), op)) {
+        // cuDNN updates the running statistics in the same call.
+        GESSO_IF_CUDA_BUILT(
+            batch_stats ? kernels::vendor::batch_norm_forward_train_cudnn(
+                              xc.data<float>(), pw, pb, y.data<float>(), sm, sv,
+                              update ? running_mean.data<float>() : nullptr,
+                              update ? running_var.data<float>() : nullptr, momentum, N, C, HW, eps,
+                              ops_detail::cuda_stream())
+                        : kernels::vendor::batch_norm_forward_eval_cudnn(xc.data<float>(), sm, sv, pw, pb,
+                                                                         y.data<float>(), N, C, HW, eps,
+                                                                         ops_detail::cuda_stream()),
+            op);
+      } else if (batch_stats) {
+        GESSO_RUN_CUDA_TWIN(x.device(), op, batch_norm_forward_train_cuda, xc.data<float>(), pw, pb, y.data<float>(),
+                            sm, sv, N, C, HW, eps);
+        if (update)
+          GESSO_RUN_CUDA_TWIN(x.device(), op, batch_norm_update_running_cuda, running_mean.data<float>(),
+                              running_var.data<float>(), sm, sv, C, N * HW, momentum);
+      } else {
+        GESSO_RUN_CUDA_TWIN(x.device(), op, batch_norm_forward_eval_cuda, xc.data<float>(), sm, sv, pw, pb,
+                            y.data<float>(), N, C, HW, eps);
+      }
+      break;
+    }
     default: no_kernel(op, x.device());
   }
 
@@ -186,6 +234,25 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
             xc.data<scalar_t>(), gc.data<scalar_t>(), save_mean.data<scalar_t>(), save_var.data<scalar_t>(),
             ptr_or_null<scalar_t>(w), mut_ptr_or_null<scalar_t>(dx), mut_ptr_or_null<scalar_t>(dw),
             mut_ptr_or_null<scalar_t>(db), N, C, HW, eps, batch_stats));
+        break;
+      case Device::cuda:
+      case Device::simt:
+        check_float32_on_device(x, "batch_norm backward");
+        // cuDNN's backward always differentiates through the batch
+        // statistics; with fixed ones (eval) the handwritten kernel runs.
+        if (batch_stats && batch_norm_uses_cudnn(x.device(), "batch_norm backward")) {
+          GESSO_IF_CUDA_BUILT(kernels::vendor::batch_norm_backward_cudnn(
+                                  xc.data<float>(), gc.data<float>(), save_mean.data<float>(),
+                                  save_var.data<float>(), ptr_or_null<float>(w), mut_ptr_or_null<float>(dx),
+                                  mut_ptr_or_null<float>(dw), mut_ptr_or_null<float>(db), N, C, HW, eps,
+                                  ops_detail::cuda_stream()),
+                              "batch_norm backward");
+        } else {
+          GESSO_RUN_CUDA_TWIN(x.device(), "batch_norm backward", batch_norm_backward_cuda, xc.data<float>(),
+                              gc.data<float>(), save_mean.data<float>(), save_var.data<float>(),
+                              ptr_or_null<float>(w), mut_ptr_or_null<float>(dx), mut_ptr_or_null<float>(dw),
+                              mut_ptr_or_null<float>(db), N, C, HW, eps, batch_stats);
+        }
         break;
       default: no_kernel("batch_norm backward", x.device());
     }
@@ -216,6 +283,13 @@ Tensor instance_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, 
           xc.data<scalar_t>(), ptr_or_null<scalar_t>(w), ptr_or_null<scalar_t>(b), y.data<scalar_t>(),
           save_mean.data<scalar_t>(), save_var.data<scalar_t>(), N, C, HW, eps));
       break;
+    case Device::cuda:
+    case Device::simt:
+      check_float32_on_device(x, op);
+      GESSO_RUN_CUDA_TWIN(x.device(), op, instance_norm_forward_cuda, xc.data<float>(), ptr_or_null<float>(w),
+                          ptr_or_null<float>(b), y.data<float>(), save_mean.data<float>(), save_var.data<float>(), N,
+                          C, HW, eps);
+      break;
     default: no_kernel(op, x.device());
   }
 
@@ -239,6 +313,14 @@ Tensor instance_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, 
             xc.data<scalar_t>(), gc.data<scalar_t>(), save_mean.data<scalar_t>(), save_var.data<scalar_t>(),
             ptr_or_null<scalar_t>(w), mut_ptr_or_null<scalar_t>(dx), mut_ptr_or_null<scalar_t>(dw),
             mut_ptr_or_null<scalar_t>(db), N, C, HW, eps));
+        break;
+      case Device::cuda:
+      case Device::simt:
+        check_float32_on_device(x, "instance_norm backward");
+        GESSO_RUN_CUDA_TWIN(x.device(), "instance_norm backward", instance_norm_backward_cuda, xc.data<float>(),
+                            gc.data<float>(), save_mean.data<float>(), save_var.data<float>(), ptr_or_null<float>(w),
+                            mut_ptr_or_null<float>(dx), mut_ptr_or_null<float>(dw), mut_ptr_or_null<float>(db), N, C,
+                            HW, eps);
         break;
       default: no_kernel("instance_norm backward", x.device());
     }
@@ -276,6 +358,13 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
             xc.data<scalar_t>(), ptr_or_null<scalar_t>(w), ptr_or_null<scalar_t>(b), y.data<scalar_t>(),
             save_mean.data<scalar_t>(), save_var.data<scalar_t>(), M, K, eps));
         break;
+      case Device::cuda:
+      case Device::simt:
+        check_float32_on_device(x, op);
+        GESSO_RUN_CUDA_TWIN(x.device(), op, layer_norm_forward_cuda, xc.data<float>(), ptr_or_null<float>(w),
+                            ptr_or_null<float>(b), y.data<float>(), save_mean.data<float>(), save_var.data<float>(), M,
+                            K, eps);
+        break;
       default: no_kernel(op, x.device());
     }
   }
@@ -299,6 +388,14 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
             xc.data<scalar_t>(), gc.data<scalar_t>(), save_mean.data<scalar_t>(), save_var.data<scalar_t>(),
             ptr_or_null<scalar_t>(w), mut_ptr_or_null<scalar_t>(dx), mut_ptr_or_null<scalar_t>(dw),
             mut_ptr_or_null<scalar_t>(db), M, K, eps));
+        break;
+      case Device::cuda:
+      case Device::simt:
+        check_float32_on_device(x, "layer_norm backward");
+        GESSO_RUN_CUDA_TWIN(x.device(), "layer_norm backward", layer_norm_backward_cuda, xc.data<float>(),
+                            gc.data<float>(), save_mean.data<float>(), save_var.data<float>(), ptr_or_null<float>(w),
+                            mut_ptr_or_null<float>(dx), mut_ptr_or_null<float>(dw), mut_ptr_or_null<float>(db), M, K,
+                            eps);
         break;
       default: no_kernel("layer_norm backward", x.device());
     }
