@@ -39,6 +39,8 @@ run() {  # run DIR SANITIZERS [PREFIX...]
   local known
   known=$(cmake --build "$dir" --target help | sed -n 's/^\([A-Za-z0-9_]*\): .*/\1/p')
   targets=$(comm -12 <(echo "$targets" | sort -u) <(echo "$known" | sort -u) | tr '\n' ' ')
+  # The ladders' tests run bench/ladders' <kernel>_vN_simt programs.
+  targets="$targets $(echo "$known" | grep '_simt$' | tr '\n' ' ')"
   # shellcheck disable=SC2086
   cmake --build "$dir" --target simt_kernel_runner $targets -j"$jobs"
   "$@" ctest --test-dir "$dir" -L simt --output-on-failure

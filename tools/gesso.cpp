@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   gesso::tools::add_info_command(app);
   gesso::tools::add_demo_command(app);
   gesso::tools::add_gan_command(app);
+  gesso::tools::add_style_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
