@@ -30,6 +30,8 @@
 //   ./build/bench/bench_cuda_conv --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
+#include "bench/cuda_bench.h"
+
 #include <string>
 
 #include "kernels/conv.h"
@@ -46,6 +48,7 @@
 #endif
 
 using namespace gesso;
+using namespace gesso::bench;
 
 namespace {
 
@@ -57,14 +60,6 @@ struct Layer {
 
 constexpr int64_t kBatch = 64;
 
-bool can_run(benchmark::State& state) {
-  std::string why;
-  if (!cuda_available(&why)) {
-    state.SkipWithError(("no GPU: " + why).c_str());
-    return false;
-  }
-  return true;
-}
 
 #ifdef GESSO_HAVE_CUDA
 
@@ -80,39 +75,6 @@ kernels::Conv2dGeometry geometry(const Layer& l) {
   g.OH = kernels::conv2d_out_size(g.H, g.kH, g.stride_h, g.pad_h, 1);
   g.OW = kernels::conv2d_out_size(g.W, g.kW, g.stride_w, g.pad_w, 1);
   return g;
-}
-
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) fail("bench_cuda_conv: ", what, " failed: ", cudaGetErrorString(err));
-}
-
-struct DeviceFloats {
-  explicit DeviceFloats(int64_t n) : bytes(static_cast<size_t>(n) * sizeof(float)) {
-    p = static_cast<float*>(gesso::cuda::cached_malloc(bytes));
-  }
-  ~DeviceFloats() { gesso::cuda::cached_free(p, bytes); }
-  DeviceFloats(const DeviceFloats&) = delete;
-  DeviceFloats& operator=(const DeviceFloats&) = delete;
-  size_t bytes;
-  float* p;
-};
-
-void flush_l2() {
-  static const size_t bytes = 256u << 20;
-  static void* buffer = gesso::cuda::cached_malloc(bytes);
-  check(cudaMemsetAsync(buffer, 0, bytes, nullptr), "cudaMemsetAsync (L2 flush)");
-}
-
-template <class F>
-double timed_ms(F f, cudaEvent_t start, cudaEvent_t stop) {
-  flush_l2();
-  check(cudaEventRecord(start, nullptr), "cudaEventRecord");
-  f();
-  check(cudaEventRecord(stop, nullptr), "cudaEventRecord");
-  check(cudaEventSynchronize(stop), "cudaEventSynchronize");
-  float ms = 0;
-  check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
-  return ms;
 }
 
 void run_benchmark(benchmark::State& state, const Layer& layer, Direction dir) {
@@ -174,7 +136,7 @@ void run_benchmark(benchmark::State&, const Layer&, Direction) {}
 #endif
 
 void BM_cuda_conv(benchmark::State& state, Layer layer, Direction dir) {
-  if (!can_run(state)) return;
+  if (!gpu_available(state)) return;
   run_benchmark(state, layer, dir);
 }
 

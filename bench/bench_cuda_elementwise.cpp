@@ -25,6 +25,8 @@
 //   ./build/bench/bench_cuda_elementwise --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
+#include "bench/cuda_bench.h"
+
 #include <string>
 
 #include "kernels/elementwise.h"
@@ -40,6 +42,7 @@
 #endif
 
 using namespace gesso;
+using namespace gesso::bench;
 
 namespace {
 
@@ -49,39 +52,8 @@ constexpr int64_t kBig = 16 << 20;  // 16M floats, 64 MiB
 constexpr int64_t kSide = 4096;     // (4096, 4096) = 16M
 
 // Returns false (and marks the benchmark skipped, with the reason) when it cannot run here.
-bool can_run(benchmark::State& state) {
-  std::string why;
-  if (!cuda_available(&why)) {
-    state.SkipWithError(("no GPU: " + why).c_str());
-    return false;
-  }
-  return true;
-}
 
 #ifdef GESSO_HAVE_CUDA
-
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) fail("bench_cuda_elementwise: ", what, " failed: ", cudaGetErrorString(err));
-}
-
-// A device buffer of n floats from the caching allocator.
-struct DeviceFloats {
-  explicit DeviceFloats(int64_t n) : bytes(static_cast<size_t>(n) * sizeof(float)) {
-    p = static_cast<float*>(gesso::cuda::cached_malloc(bytes));
-  }
-  ~DeviceFloats() { gesso::cuda::cached_free(p, bytes); }
-  DeviceFloats(const DeviceFloats&) = delete;
-  DeviceFloats& operator=(const DeviceFloats&) = delete;
-  size_t bytes;
-  float* p;
-};
-
-// Writes a buffer larger than the L2 cache, so that the next run starts cold.
-void flush_l2() {
-  static const size_t bytes = 256u << 20;
-  static void* buffer = gesso::cuda::cached_malloc(bytes);
-  check(cudaMemsetAsync(buffer, 0, bytes, nullptr), "cudaMemsetAsync (L2 flush)");
-}
 
 struct Problem {
   DeviceFloats a{kBig}, b{kBig}, out{kBig};
@@ -168,7 +140,7 @@ void run_benchmark(benchmark::State&, Case) {}
 #endif
 
 void BM_cuda(benchmark::State& state, Case c) {
-  if (!can_run(state)) return;
+  if (!gpu_available(state)) return;
   run_benchmark(state, c);
 }
 

@@ -24,6 +24,8 @@
 //   ./build/bench/bench_cuda_gemm --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
+#include "bench/cuda_bench.h"
+
 #include <string>
 
 #include "kernels/gemm.h"
@@ -39,6 +41,7 @@
 #endif
 
 using namespace gesso;
+using namespace gesso::bench;
 
 namespace {
 
@@ -47,50 +50,8 @@ struct Problem {
   int64_t M, N, K;
 };
 
-bool can_run(benchmark::State& state) {
-  std::string why;
-  if (!cuda_available(&why)) {
-    state.SkipWithError(("no GPU: " + why).c_str());
-    return false;
-  }
-  return true;
-}
 
 #ifdef GESSO_HAVE_CUDA
-
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) fail("bench_cuda_gemm: ", what, " failed: ", cudaGetErrorString(err));
-}
-
-struct DeviceFloats {
-  explicit DeviceFloats(int64_t n) : bytes(static_cast<size_t>(n) * sizeof(float)) {
-    p = static_cast<float*>(gesso::cuda::cached_malloc(bytes));
-  }
-  ~DeviceFloats() { gesso::cuda::cached_free(p, bytes); }
-  DeviceFloats(const DeviceFloats&) = delete;
-  DeviceFloats& operator=(const DeviceFloats&) = delete;
-  size_t bytes;
-  float* p;
-};
-
-void flush_l2() {
-  static const size_t bytes = 256u << 20;
-  static void* buffer = gesso::cuda::cached_malloc(bytes);
-  check(cudaMemsetAsync(buffer, 0, bytes, nullptr), "cudaMemsetAsync (L2 flush)");
-}
-
-// Milliseconds of f() on the default stream, L2 flushed first.
-template <class F>
-double timed_ms(F f, cudaEvent_t start, cudaEvent_t stop) {
-  flush_l2();
-  check(cudaEventRecord(start, nullptr), "cudaEventRecord");
-  f();
-  check(cudaEventRecord(stop, nullptr), "cudaEventRecord");
-  check(cudaEventSynchronize(stop), "cudaEventSynchronize");
-  float ms = 0;
-  check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
-  return ms;
-}
 
 void run_benchmark(benchmark::State& state, const Problem& p) {
   // Operands stored as the transposes ask, tight leading dimensions.
@@ -133,7 +94,7 @@ void run_benchmark(benchmark::State&, const Problem&) {}
 #endif
 
 void BM_cuda_gemm(benchmark::State& state, Problem p) {
-  if (!can_run(state)) return;
+  if (!gpu_available(state)) return;
   run_benchmark(state, p);
 }
 

@@ -22,6 +22,8 @@
 //   ./build/bench/bench_cuda_norm --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
+#include "bench/cuda_bench.h"
+
 #include <string>
 #include <vector>
 
@@ -38,6 +40,7 @@
 #endif
 
 using namespace gesso;
+using namespace gesso::bench;
 
 namespace {
 
@@ -50,11 +53,7 @@ enum class Pass { forward, forward_backward, inference };
 
 // Returns false (and marks the benchmark skipped, with the reason) when it cannot run here.
 bool can_run(benchmark::State& state, Impl impl) {
-  std::string why;
-  if (!cuda_available(&why)) {
-    state.SkipWithError(("no GPU: " + why).c_str());
-    return false;
-  }
+  if (!gpu_available(state)) return false;
   if (impl == Impl::cudnn && !kernels::cudnn_built()) {
     state.SkipWithError("this build has no cuDNN (configure did not find it)");
     return false;
@@ -63,10 +62,6 @@ bool can_run(benchmark::State& state, Impl impl) {
 }
 
 #ifdef GESSO_HAVE_CUDA
-
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) fail("bench_cuda_norm: ", what, " failed: ", cudaGetErrorString(err));
-}
 
 // Every device buffer of one batch norm problem; tensors on Device::cuda
 // from the same seeds as the CPU benchmark (bench_norm.cpp).
@@ -120,13 +115,6 @@ struct Problem {
                                                  p(dbias), kN, kC, kHW, kEps, stream);
   }
 };
-
-// Writes a buffer larger than the L2 cache, so that the next run starts cold.
-void flush_l2() {
-  static const size_t bytes = 256u << 20;
-  static void* buffer = gesso::cuda::cached_malloc(bytes);
-  check(cudaMemsetAsync(buffer, 0, bytes, nullptr), "cudaMemsetAsync (L2 flush)");
-}
 
 void run_benchmark(benchmark::State& state, Impl impl, Pass pass, double arrays) {
   Problem problem;
