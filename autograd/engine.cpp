@@ -48,6 +48,26 @@ std::vector<std::shared_ptr<Node>> topological_order(const std::vector<std::shar
 
 void accumulate(Tensor& slot, const Tensor& g) { slot = slot.defined() ? add(slot, g) : g; }
 
+// True when g may become a leaf's .grad as it is: nothing else holds its
+// handle or its storage (so no other tensor sees the optimizer's in-place
+// updates), and it is dense (in-place updates touch every element once).
+bool can_steal(const Tensor& g) {
+  const TensorImpl& impl = g.impl();
+  return g.impl_ptr().use_count() == 1 && impl.storage.use_count() == 1 && impl.grad_fn == nullptr &&
+         g.offset() == 0 && g.is_contiguous() &&
+         impl.storage->bytes == static_cast<size_t>(g.numel()) * dtype_size(g.dtype());
+}
+
+// Adds the gradient g to the leaf's .grad. .grad never aliases another
+// tensor: optimizers and clipping may change it in place. With create_graph
+// it keeps its graph instead (and may alias).
+void accumulate_leaf(const Tensor& leaf_in, const Tensor& g, bool create_graph) {
+  Tensor leaf = leaf_in;
+  if (leaf.grad().defined()) leaf.set_grad(add(leaf.grad(), g));  // a fresh tensor (with a graph if create_graph)
+  else if (create_graph || can_steal(g)) leaf.set_grad(g);
+  else leaf.set_grad(g.detach().clone());
+}
+
 Tensor root_gradient(const Tensor& root, const Tensor& given, const char* what) {
   if (given.defined()) {
     GESSO_CHECK(given.shape() == root.shape(), what, ": gradient shape ", given.shape(),
@@ -83,9 +103,7 @@ void run(const std::vector<Tensor>& roots, const std::vector<Tensor>& root_grads
       auto it = capture->by_leaf.find(r.impl_ptr().get());
       if (it != capture->by_leaf.end()) accumulate(it->second, root_grads[i]);
     } else {
-      Tensor leaf = r;
-      Tensor g = create_graph ? root_grads[i] : root_grads[i].detach().clone();
-      leaf.set_grad(leaf.grad().defined() ? add(leaf.grad(), g) : g);
+      accumulate_leaf(r, root_grads[i], create_graph);
     }
   }
   for (const std::shared_ptr<Node>& owned : topological_order(root_nodes)) {
@@ -101,6 +119,7 @@ void run(const std::vector<Tensor>& roots, const std::vector<Tensor>& root_grads
     GESSO_CHECK(node->backward != nullptr, "backward through the graph a second time: node '", node->name(),
                 "' was freed by an earlier backward; pass retain_graph=true to the first one");
     Grads in_grads = node->backward(g);
+    g = Tensor();  // the closure is done with it: a gradient it passed on unchanged is then held once
     GESSO_CHECK(in_grads.size() == node->inputs.size(), "internal: backward of '", node->name(), "' returned ",
                 in_grads.size(), " gradients for ", node->inputs.size(), " inputs");
     for (size_t i = 0; i < in_grads.size(); ++i) {
@@ -115,11 +134,7 @@ void run(const std::vector<Tensor>& roots, const std::vector<Tensor>& root_grads
         auto c = capture->by_leaf.find(in.impl_ptr().get());
         if (c != capture->by_leaf.end()) accumulate(c->second, gi);
       } else {
-        // .grad never aliases another tensor: optimizers and clipping may
-        // change it in place. With create_graph it keeps its graph instead.
-        Tensor leaf = in;
-        Tensor owned = create_graph ? gi : gi.detach().clone();
-        leaf.set_grad(leaf.grad().defined() ? add(leaf.grad(), owned) : owned);
+        accumulate_leaf(in, gi, create_graph);
       }
     }
     if (!retain_graph) {

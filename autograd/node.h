@@ -8,6 +8,15 @@
  * input. Closures are written in differentiable tensor ops, so running them
  * with grad mode on (create_graph) records the graph of the gradient itself.
  *
+ * Memory: an edge to an input made by another op is a handle with the
+ * input's shape, dtype, device and grad_fn but not its data, so a node keeps
+ * exactly the tensors its closure captures. Capture only what the backward
+ * reads: an op whose backward needs only the input's shape captures the
+ * shape (a Shape, not the Tensor), and one whose backward can be written
+ * from its output captures a detached alias of the output (out.detach(): the
+ * output itself would make the node own its own output, a cycle). Leaves are
+ * kept whole: backward() accumulates into their .grad.
+ *
  * Writing an op (see autograd/ops/elementwise.cpp for the pattern):
  *
  *   Tensor mul(const Tensor& a, const Tensor& b) {
@@ -36,7 +45,7 @@ using BackwardFn = std::function<Grads(const Tensor& grad_output)>;
 
 struct Node {
   OpKind op;
-  std::vector<Tensor> inputs;  // the edges
+  std::vector<Tensor> inputs;  // the edges (data-less handles for non-leaf inputs, see above)
   BackwardFn backward;         // cleared once the graph is freed
   Shape out_shape;
   DType out_dtype = DType::f32;

@@ -4,10 +4,13 @@
     python3 bench/compare_pytorch.py dcgan28      # 28x28 DCGAN, batch 64, widths 64
     python3 bench/compare_pytorch.py dcgan64      # the DCGAN paper's 64x64 model, batch 64, widths 64
     python3 bench/compare_pytorch.py dcgan28 --steps 10 --warmup 2 --threads 2 --gesso build/gesso
+    python3 bench/compare_pytorch.py conv --threads 1   # the DCGAN-64 convolutions one by one (then --threads 2)
 
 The last line reads
     <workload>: gesso <t> s/step, PyTorch <t> s/step, speedup <PyTorch time / gesso time>x
-(a speedup above 1 means gesso is faster). PyTorch is Debian's python3-torch
+(a speedup above 1 means gesso is faster), except for `conv`, whose last line reads
+    conv: worst speedup <x>x (<shape> <forward|forward+backward>), conv_transpose2d average speedup <y>x, ...
+after a per-shape table (see "The conv workload" below). PyTorch is Debian's python3-torch
 (apt-get install python3-torch); it is used from this interpreter when it
 imports torch, else from /usr/bin/python3 (Debian's torch lives there when a
 pyenv or venv python runs this script). When neither has it, the script says
@@ -15,16 +18,41 @@ so plainly and times gesso alone.
 
 Workloads are entries of WORKLOADS: a gesso command line (run through the
 gesso binary, which prints one JSON line with "seconds_per_step") and a
-PyTorch function (steps, warmup) -> seconds per step, run in a child
-process. Adding one (gatys256, gatys512, conv, ...) is adding an entry.
+PyTorch function (steps, warmup) -> seconds per step (or a dict holding
+"seconds_per_step" and more), run in a child process; an optional "report"
+function (gesso's JSON, PyTorch's or None) prints a workload's own table and
+last line. Adding one is adding an entry.
 
 Both sides run the same arithmetic on random inputs with the same thread
 count; the numbers are the mean over the timed steps after warm-up.
 OMP_WAIT_POLICY is set to passive for both unless already set: on a shared
-machine spinning OpenMP threads lose their core at every barrier.
+machine spinning OpenMP threads lose their core at every barrier. The thread
+count (--threads N, default OMP_NUM_THREADS or all cores) goes to both as
+OMP_NUM_THREADS and, for PyTorch, torch.set_num_threads(N): run --threads 1
+and --threads 2 for the 1- and 2-thread figures.
+
+The conv workload: every convolution of the DCGAN-64 models (batch 64,
+widths 64, 4x4 kernels), each timed alone, forward (no graph) and forward +
+backward (gradients to input and weight, no bias):
+    conv2d, stride 2 pad 1:            3->64 @64, 64->128 @32, 128->256 @16, 256->512 @8
+    conv2d, valid:                     512->1 @4 (the discriminator's last layer)
+    conv_transpose2d, stride 1 pad 0:  100->512 @1 (1x1 -> 4x4, the generator's first layer)
+    conv_transpose2d, stride 2 pad 1:  512->256 @4, 256->128 @8, 128->64 @16, 64->3 @32
+The gesso side is `gesso gan bench --workload conv` (tools/conv_bench.cpp),
+which prints one JSON line with a "shapes" list: per shape its name, flops
+and the seconds of "forward_s" and "forward_backward_s". The PyTorch side
+(torch_conv_layers) times torch.nn.functional.conv2d / conv_transpose2d on
+the same shapes and returns the same list. Each figure is the BEST of
+--steps timed runs after --warmup runs (per-op times are short and the
+machine shared: the minimum is the least disturbed run), on both sides. The
+table gives ms and GFLOP/s (2 flops per multiply-add of the forward; forward
++ backward counts 3 forwards) and speedup = PyTorch time / gesso time; the
+last line gives the worst speedup of all 20 figures and the geometric mean
+of the 10 conv_transpose2d speedups (the arithmetic mean in brackets).
 """
 import argparse
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -177,6 +205,101 @@ def torch_gatys_step(image_size):
     return run
 
 
+def conv_shapes(width=64):
+    """The DCGAN-64 convolutions as (transposed, c_in, c_out, hw, stride, pad), as tools/conv_bench.cpp lists them."""
+    w = width
+    return [(False, 3, w, 64, 2, 1), (False, w, 2 * w, 32, 2, 1), (False, 2 * w, 4 * w, 16, 2, 1),
+            (False, 4 * w, 8 * w, 8, 2, 1), (False, 8 * w, 1, 4, 1, 0), (True, 100, 8 * w, 1, 1, 0),
+            (True, 8 * w, 4 * w, 4, 2, 1), (True, 4 * w, 2 * w, 8, 2, 1), (True, 2 * w, w, 16, 2, 1),
+            (True, w, 3, 32, 2, 1)]
+
+
+def conv_shape_name(transposed, c_in, c_out, hw, stride, pad):
+    return f"{'conv_transpose2d' if transposed else 'conv2d'} {c_in}->{c_out} @{hw} s{stride}p{pad}"
+
+
+def torch_conv_layers(batch=64, width=64, kernel=4):
+    """Returns run(steps, warmup) -> {"shapes": [...], "seconds_per_step": sum of forward+backward} for the conv
+    workload: each shape's best forward and forward+backward time with torch.nn.functional."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+
+    def best(steps, warmup, f):
+        for _ in range(warmup):
+            f()
+        times = []
+        for _ in range(steps):
+            start = time.perf_counter()
+            f()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    def run(steps, warmup):
+        rows, total = [], 0.0
+        for (transposed, c_in, c_out, hw, stride, pad) in conv_shapes(width):
+            conv = F.conv_transpose2d if transposed else F.conv2d
+            out_hw = (hw - 1) * stride - 2 * pad + kernel if transposed else (hw + 2 * pad - kernel) // stride + 1
+            x = torch.randn(batch, c_in, hw, hw)
+            w = torch.randn(*((c_in, c_out) if transposed else (c_out, c_in)), kernel, kernel) * 0.02
+            gy = torch.randn(batch, c_out, out_hw, out_hw)
+
+            def forward():
+                with torch.no_grad():
+                    conv(x, w, stride=stride, padding=pad)
+
+            xg, wg = x.clone().requires_grad_(), w.clone().requires_grad_()
+
+            def forward_backward():
+                y = conv(xg, wg, stride=stride, padding=pad)
+                torch.autograd.grad(y, (xg, wg), gy)
+
+            fwd, fwd_bwd = best(steps, warmup, forward), best(steps, warmup, forward_backward)
+            pixels = batch * (hw * hw if transposed else out_hw * out_hw)
+            rows.append({"name": conv_shape_name(transposed, c_in, c_out, hw, stride, pad),
+                         "op": "conv_transpose2d" if transposed else "conv2d",
+                         "flops": 2.0 * pixels * c_in * c_out * kernel * kernel,
+                         "forward_s": fwd, "forward_backward_s": fwd_bwd})
+            total += fwd_bwd
+        return {"shapes": rows, "seconds_per_step": total}
+
+    return run
+
+
+def report_conv(g, t):
+    """Prints the conv workload's per-shape table and its last line (t is None without PyTorch)."""
+    mine = {s["name"]: s for s in g["shapes"]}
+    theirs = {s["name"]: s for s in t["shapes"]} if t else {}
+    if t and set(mine) != set(theirs):
+        sys.exit(f"compare_pytorch: gesso and PyTorch timed different shapes:\n  {sorted(mine)}\n  {sorted(theirs)}")
+    modes = [("forward_s", "forward"), ("forward_backward_s", "forward+backward")]
+    head = f"{'shape':36s} {'mode':16s} {'gesso ms':>9s} {'GFLOP/s':>8s}"
+    if t:
+        head += f" {'PyTorch ms':>10s} {'GFLOP/s':>8s} {'speedup':>8s}"
+    print(head)
+    speedups = []  # (speedup, name, mode, op)
+    for s in g["shapes"]:
+        for key, mode in modes:
+            flops = s["flops"] * (3 if key == "forward_backward_s" else 1)
+            line = f"{s['name']:36s} {mode:16s} {s[key] * 1e3:9.2f} {flops / s[key] * 1e-9:8.1f}"
+            if t:
+                ts = theirs[s["name"]][key]
+                speedups.append((ts / s[key], s["name"], mode, s["op"]))
+                line += f" {ts * 1e3:10.2f} {flops / ts * 1e-9:8.1f} {ts / s[key]:7.2f}x"
+            print(line)
+    if not t:
+        print(f"conv: gesso {g['seconds_per_step']:.4f} s (sum of forward+backward), PyTorch not installed, no speedup")
+        return
+    worst = min(speedups)
+    transposed = [x[0] for x in speedups if x[3] == "conv_transpose2d"]
+    geomean = math.exp(sum(math.log(x) for x in transposed) / len(transposed))
+    arith = sum(transposed) / len(transposed)
+    print(f"conv: worst speedup {worst[0]:.2f}x ({worst[1]} {worst[2]}), conv_transpose2d average speedup "
+          f"{geomean:.2f}x (arithmetic {arith:.2f}x); gesso {g['seconds_per_step']:.4f} s, "
+          f"PyTorch {t['seconds_per_step']:.4f} s (sum of forward+backward), {g['threads']} thread(s)")
+
+
 WORKLOADS = {
     "dcgan28": {
         "what": "one DCGAN training step, 28x28 grey, batch 64, widths 64, non-saturating loss, Adam",
@@ -200,6 +323,13 @@ WORKLOADS = {
         "gesso": lambda a: ["style", "--bench", "512", "--model", "vgg19", "--steps", str(a.steps),
                             "--warmup", str(a.warmup)],
         "torch": lambda: torch_gatys_step(512),
+    },
+    "conv": {
+        "what": "the DCGAN-64 convolutions one by one (batch 64, widths 64): forward and forward+backward, "
+                "best of the timed runs",
+        "gesso": lambda a: ["gan", "bench", "--workload", "conv", "--steps", str(a.steps), "--warmup", str(a.warmup)],
+        "torch": lambda: torch_conv_layers(),
+        "report": report_conv,
     },
 }
 
@@ -232,11 +362,13 @@ def child_torch(args):
     import torch
     torch.set_num_threads(args.threads)
     run = WORKLOADS[args.workload]["torch"]()
-    seconds = run(args.steps, args.warmup)
+    result = run(args.steps, args.warmup)  # seconds per step, or a dict holding "seconds_per_step" and more
     import resource
-    print(json.dumps({"engine": "pytorch", "version": torch.__version__, "workload": args.workload,
-                      "seconds_per_step": seconds, "threads": torch.get_num_threads(),
-                      "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+    out = {"engine": "pytorch", "version": torch.__version__, "workload": args.workload,
+           "threads": torch.get_num_threads(),
+           "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    out.update(result if isinstance(result, dict) else {"seconds_per_step": result})
+    print(json.dumps(out))
 
 
 def main():
@@ -265,12 +397,16 @@ def main():
     if out.returncode != 0:
         sys.exit(f"compare_pytorch: {gesso} failed:\n{out.stderr}")
     g = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"gesso   ({gesso}): {g['seconds_per_step']:.4f} s/step  {json.dumps(g)}")
+    brief = {k: v for k, v in g.items() if k != "shapes"}  # the per-shape figures go into the table
+    print(f"gesso   ({gesso}): {g['seconds_per_step']:.4f} s/step  {json.dumps(brief)}")
 
     exe = python_with_torch()
     if exe is None:
         print("PyTorch is not installed (neither this python nor /usr/bin/python3 imports torch; "
               "apt-get install python3-torch): timed gesso only")
+        if "report" in w:
+            w["report"](g, None)
+            return
         print(f"{args.workload}: gesso {g['seconds_per_step']:.4f} s/step, PyTorch not installed, no speedup")
         return
     cmd = [exe, os.path.abspath(__file__), args.workload, "--torch-child", "--steps", str(args.steps),
@@ -279,7 +415,11 @@ def main():
     if t_out.returncode != 0:
         sys.exit(f"compare_pytorch: the PyTorch run failed:\n{t_out.stderr}")
     t = json.loads(t_out.stdout.strip().splitlines()[-1])
-    print(f"PyTorch ({exe}, torch {t['version']}): {t['seconds_per_step']:.4f} s/step  {json.dumps(t)}")
+    brief = {k: v for k, v in t.items() if k != "shapes"}
+    print(f"PyTorch ({exe}, torch {t['version']}): {t['seconds_per_step']:.4f} s/step  {json.dumps(brief)}")
+    if "report" in w:
+        w["report"](g, t)
+        return
     speedup = t["seconds_per_step"] / g["seconds_per_step"]
     print(f"{args.workload}: gesso {g['seconds_per_step']:.4f} s/step, PyTorch {t['seconds_per_step']:.4f} s/step, "
           f"speedup {speedup:.2f}x (PyTorch time / gesso time)")

@@ -11,26 +11,30 @@
  *   with x read as 0 outside the image (zero padding; reflection padding is
  *   a separate op, reflection_pad2d, followed by a convolution with pad 0).
  *
- * Three kernels, each one GEMM per image (or per chunk of output positions):
- *   forward          y_n (C_out, OH*OW) = w (C_out, C_in*kH*kW) . col (C_in*kH*kW, OH*OW)
- *   backward_input   col = w^T . gy_n, then col2im folds col back onto gx_n
- *   backward_weight  gw (C_out, C_in*kH*kW) += gy_n . col^T
- * where col = im2col(x_n) holds, for each output position, the C_in*kH*kW
+ * Three kernels, each made of GEMMs over `col`:
+ *   forward          y (C_out, positions) = w (C_out, C_in*kH*kW) . col (C_in*kH*kW, positions)
+ *   backward_input   col = w^T . gy, then col2im folds col back onto gx
+ *   backward_weight  gw (C_out, C_in*kH*kW) += gy . col^T
+ * where col = im2col(x) holds, for each output position, the C_in*kH*kW
  * input values its kernel window covers.
  *
  * Why im2col + GEMM: it turns every convolution (any stride, padding,
  * dilation) and both of its adjoints into one well-optimised primitive, so
- * gemm_cpu's speed (handwritten or OpenBLAS) carries over unchanged; the
- * price is the col buffer, C_in*kH*kW times the output plane, which the
- * kernels bound by processing the output positions in chunks. A 1x1 kernel
- * with stride 1 and no padding needs no col at all (x_n is already col).
- * Direct or Winograd convolutions would be faster for some shapes but need
- * one hand-tuned loop nest per case; that trade is for the CUDA side and the
- * later tuning work.
+ * gemm_cpu's speed (handwritten or OpenBLAS) carries over unchanged. The CPU
+ * twins (kernels/cpu/conv.cpp explains each choice) make the GEMMs large by
+ * giving one GEMM the positions of several whole images, build col a slice
+ * of rows at a time so that it stays in cache, pick the GEMM's orientation
+ * by the shapes, and skip col where it would be x itself (a kernel covering
+ * the whole unpadded input, or 1x1 stride 1). col's memory is bounded by a
+ * budget (below), never by the image. 3x3 stride-1 float convolutions go
+ * to Winograd instead (kernels/winograd.h), and the float forward and
+ * weight gradient of 4x4 stride-2 ones to Winograd F(2x2, 2x2) over the
+ * input's phases (in kernels/cpu/conv.cpp).
  *
  * Threads: with at least as many images as threads, each thread convolves
- * whole images (its own col buffer; weight gradients summed at the end);
- * otherwise images go one by one with the threads inside im2col and GEMM.
+ * a range of whole images (its own col; weight gradients summed at the
+ * end); otherwise images go one by one with the threads inside im2col,
+ * col2im and the GEMM.
  *
  * Accumulation: gw is a parameter gradient and is accumulated (+=); y and gx
  * are written (=).
@@ -55,10 +59,12 @@ GESSO_HD inline int64_t conv2d_out_size(int64_t in, int64_t k, int64_t stride, i
   return room < 0 ? 0 : room / stride + 1;
 }
 
-// The col buffer's budget per thread, in elements (default 1 << 22, 16 MiB
-// of float). Output positions are processed in chunks of
-// max(16, budget / (C_in * kH * kW)): a smaller budget saves memory on large
-// images at some speed. Tests lower it to exercise the chunking.
+// The CPU kernels' scratch budget per thread, in elements (default 1 << 22,
+// 16 MiB of float): a slice of col plus an output-sized matrix. Images are
+// grouped into one GEMM only as far as it allows, and one image too large
+// for it is processed in chunks of max(16, budget / slice rows) output
+// positions: a smaller budget saves memory on large images at some speed.
+// Tests lower it to exercise the grouping and the chunking.
 void set_conv_col_budget(int64_t elements);
 int64_t conv_col_budget();
 

@@ -15,15 +15,17 @@
  * Two implementations, chosen at run time (both are always correct; neither
  * is a fallback for the other's bugs):
  *   handwritten  gemm_blocked_cpu, kernels/cpu/gemm.cpp: cache-blocked over
- *                M, N and K with packed panels and a register-tiled
- *                micro-kernel that the compiler vectorises. Read it to learn
- *                how a GEMM reaches a good fraction of peak.
+ *                N and K with packed panels and a register-tiled micro-kernel
+ *                per ISA (AVX2 6 x 16, AVX-512 12 x 32 floats, written with
+ *                intrinsics; kernels/cpu_isa.h picks one at run time,
+ *                GESSO_CPU_ISA=avx2|avx512 overrides). Read it to learn how a
+ *                GEMM reaches a good fraction of peak. The default: it
+ *                measured at or above OpenBLAS at its best core type
+ *                (bench/bench_gemm.cpp).
  *   openblas     cblas_sgemm / cblas_dgemm, when the build found OpenBLAS
- *                (GESSO_HAVE_OPENBLAS): the yardstick and the fast path.
- * The default is openblas when built and running kernels for this CPU,
- * else handwritten (OpenBLAS's generic "Prescott" fallback is slower); the environment
- * variable GESSO_GEMM=handwritten|openblas overrides it at the first GEMM,
- * and set_gemm_backend() at any time.
+ *                (GESSO_HAVE_OPENBLAS): the yardstick.
+ * The environment variable GESSO_GEMM=handwritten|openblas overrides the
+ * default at the first GEMM, and set_gemm_backend() at any time.
  *
  * Threads: both implementations use gesso's one OpenMP pool (OpenBLAS is
  * linked in its OpenMP flavour, or pinned to one thread when only the
@@ -42,12 +44,14 @@ enum class GemmBackend { handwritten, openblas };
 // Throws gesso::Error when `b` is openblas and this build has no OpenBLAS.
 void set_gemm_backend(GemmBackend b);
 // The backend in use; the first call reads GESSO_GEMM (see gemm_backend_from_env).
+// Every call also settles kernels::cpu_isa(), so that a bad GESSO_CPU_ISA
+// throws here (callers ask before their parallel regions), not inside a GEMM.
 GemmBackend gemm_backend();
 const char* gemm_backend_name(GemmBackend b);
 // True when this build can run the openblas backend.
 bool gemm_openblas_available();
 // True when OpenBLAS runs its generic SSE3 kernels here (a CPU newer than the
-// library), so the handwritten GEMM is the faster default.
+// library knows): several times slower than its real ones (see gemm_openblas_core).
 bool gemm_openblas_generic_core();
 // The CPU kernel family OpenBLAS picked at load time ("Haswell", "SkylakeX"),
 // or "" without OpenBLAS. OpenBLAS 0.3.21 falls back to "Prescott" (SSE3,

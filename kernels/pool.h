@@ -8,7 +8,9 @@
  *   max_pool2d   OH = (H + 2 pad - kernel) / stride + 1; padding never wins
  *                (windows are clipped to the image); NaN propagates; argmax
  *                records, per output, the index ih * W + iw of the winner
- *                within its plane (the first one on ties).
+ *                within its plane (the first one on ties). Either y or argmax
+ *                may be null: the op's forward writes y alone, its backward
+ *                recomputes the argmax table alone.
  *   avg_pool2d   same windows; the sum over the clipped window divided by the
  *                window's size including padding (count_include_pad).
  *   upsample2d   nearest: src = min(floor(dst * (float)in / out), in - 1), as

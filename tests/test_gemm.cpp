@@ -1,7 +1,10 @@
-// test_gemm.cpp: kernels::gemm_cpu on both backends against a naive product
-// accumulated in double: odd sizes, sizes that cross the cache blocks, all
-// four transpose cases, alpha and beta, padded leading dimensions; calls from
-// inside a parallel region; backend selection and its errors.
+// test_gemm.cpp: kernels::gemm_cpu on both backends, and the handwritten
+// kernel with each micro-kernel this CPU runs (avx2, avx512: kernels/cpu_isa.h),
+// against a naive product accumulated in double: odd sizes, edges smaller than
+// a tile, narrow products (A read in place), sizes that cross the cache blocks,
+// all four transpose cases, alpha and beta, padded leading dimensions; the
+// same results on one thread and on two; calls from inside a parallel region;
+// backend and ISA selection and their errors.
 #include <doctest.h>
 #include <omp.h>
 
@@ -11,10 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu_isa.h"
 #include "kernels/gemm.h"
 #include "tensor/tensor.h"
 
 using namespace gesso;
+using kernels::CpuIsa;
 using kernels::GemmBackend;
 
 namespace {
@@ -87,8 +92,15 @@ int check_case(const Case& cs, bool ta, bool tb, double alpha, double beta, int6
 template <class T>
 void check_backend(GemmBackend backend) {
   kernels::set_gemm_backend(backend);
-  // Odd sizes, then sizes crossing the float blocks (MC = 120, KC = 256, NC = 3072).
-  const std::vector<Case> cases = {{1, 1, 1}, {7, 13, 5}, {65, 33, 129}, {130, 50, 300}, {7, 3080, 260}};
+  // Tiles are 6 x 16 (avx2), 12 x 32 (avx512), 6 x 8 (double); K blocks of
+  // at most 256; B panels 256 to 1024 columns wide (from the L2 size). So:
+  // odd sizes; a product smaller than one tile; one row and one column more
+  // than a tile; narrow products (at most 4 slivers), whose A panels are read
+  // in place, with a partial last panel; 100 columns (in place for avx512
+  // only); and sizes crossing K blocks (300 = 152 + 148) and B panels (3080).
+  const std::vector<Case> cases = {{1, 1, 1},     {7, 13, 5},     {5, 3, 300},    {13, 33, 17},
+                                   {65, 33, 129}, {37, 40, 300},  {29, 100, 64},  {130, 50, 300},
+                                   {7, 3080, 260}};
   uint64_t seed = 1;
   for (const Case& cs : cases) {
     for (int t = 0; t < 4; ++t) {
@@ -104,12 +116,53 @@ struct BackendRestore {
   ~BackendRestore() { kernels::set_gemm_backend(saved); }
 };
 
+// The ISAs this CPU runs: the handwritten kernel is tested with each.
+std::vector<CpuIsa> isas() {
+  std::vector<CpuIsa> v = {CpuIsa::avx2};
+  if (kernels::cpu_isa_supported(CpuIsa::avx512)) v.push_back(CpuIsa::avx512);
+  return v;
+}
+
 }  // namespace
 
-TEST_CASE("handwritten gemm matches the naive product (float and double)") {
+TEST_CASE("handwritten gemm matches the naive product (float with each micro-kernel, and double)") {
   BackendRestore restore;
-  check_backend<float>(GemmBackend::handwritten);
+  for (CpuIsa isa : isas()) {
+    INFO("isa = ", kernels::cpu_isa_name(isa));
+    kernels::ScopedCpuIsa scoped(isa);
+    check_backend<float>(GemmBackend::handwritten);
+  }
   check_backend<double>(GemmBackend::handwritten);
+}
+
+TEST_CASE("handwritten gemm: two threads give the same bits as one") {
+  // Large enough that the team splits C: along M for the tall products,
+  // along N for the wide one (with either ISA). Each element is still summed
+  // in the same order.
+  const std::vector<Case> cases = {{300, 200, 200}, {100, 600, 200}, {1000, 24, 300}};
+  const int saved_threads = omp_get_max_threads();
+  for (CpuIsa isa : isas()) {
+    kernels::ScopedCpuIsa scoped(isa);
+    for (const Case& cs : cases) {
+      for (int t = 0; t < 4; ++t) {
+        const bool ta = t & 1, tb = t & 2;
+        INFO("isa = ", kernels::cpu_isa_name(isa), " M=", cs.M, " N=", cs.N, " K=", cs.K, " ta=", ta, " tb=", tb);
+        Generator gen(11);
+        std::vector<float> A = rand({cs.M * cs.K}, gen).to_vector<float>();
+        std::vector<float> B = rand({cs.K * cs.N}, gen).to_vector<float>();
+        std::vector<float> one(cs.M * cs.N), two(cs.M * cs.N);
+        const int64_t lda = ta ? cs.M : cs.K, ldb = tb ? cs.K : cs.N;
+        omp_set_num_threads(1);
+        kernels::gemm_blocked_cpu<float>(ta, tb, cs.M, cs.N, cs.K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f,
+                                         one.data(), cs.N);
+        omp_set_num_threads(2);
+        kernels::gemm_blocked_cpu<float>(ta, tb, cs.M, cs.N, cs.K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f,
+                                         two.data(), cs.N);
+        CHECK(one == two);
+      }
+    }
+  }
+  omp_set_num_threads(saved_threads);
 }
 
 TEST_CASE("openblas gemm matches the naive product, or is refused clearly when not built") {
@@ -142,7 +195,8 @@ TEST_CASE("gemm called from inside an OpenMP parallel region gives the same resu
   for (GemmBackend b : {GemmBackend::handwritten, GemmBackend::openblas}) {
     if (b == GemmBackend::openblas && !kernels::gemm_openblas_available()) continue;
     kernels::set_gemm_backend(b);
-    const int64_t n = 70, batches = 4;
+    // 200^3 multiply-adds: enough for the serial calls to use two threads.
+    const int64_t n = 200, batches = 4;
     Generator gen(5);
     std::vector<float> A = rand({batches, n, n}, gen).to_vector<float>();
     std::vector<float> B = rand({n, n}, gen).to_vector<float>();
@@ -157,7 +211,7 @@ TEST_CASE("gemm called from inside an OpenMP parallel region gives the same resu
     // The handwritten kernel sums each element in the same order however the
     // threads split the work, so its results are identical. OpenBLAS may pick
     // other kernels for one thread than for two: equal within float rounding
-    // of a 70-term sum of products of values in [0, 1).
+    // of a 200-term sum of products of values in [0, 1).
     if (b == GemmBackend::handwritten) {
       CHECK(serial == parallel);
     } else {
@@ -170,11 +224,8 @@ TEST_CASE("backend selection: default, set/get, GESSO_GEMM and its errors") {
   BackendRestore restore;
   const char* saved_env = std::getenv("GESSO_GEMM");
   const std::string saved = saved_env ? saved_env : "";
-  // OpenBLAS is the default only when it runs kernels for this CPU, not its
-  // generic SSE3 fallback (see kernels/cpu/gemm.cpp's default_backend).
-  const GemmBackend fallback = kernels::gemm_openblas_available() && !kernels::gemm_openblas_generic_core()
-                                   ? GemmBackend::openblas
-                                   : GemmBackend::handwritten;
+  // The handwritten kernel is the default (kernels/cpu/gemm.cpp's default_backend).
+  const GemmBackend fallback = GemmBackend::handwritten;
 
   unsetenv("GESSO_GEMM");
   CHECK(kernels::gemm_backend_from_env() == fallback);
@@ -211,4 +262,47 @@ TEST_CASE("gemm rejects bad sizes and leading dimensions, naming them") {
   CHECK_THROWS_WITH_AS(kernels::gemm_cpu<float>(false, false, 4, 5, 6, 1.0f, A.data(), 6, B.data(), 5, 0.0f,
                                                 C.data(), 4),
                        doctest::Contains("ldc must be >= 5"), Error);
+}
+
+TEST_CASE("cpu ISA selection: default, GESSO_CPU_ISA, set_cpu_isa, ScopedCpuIsa and their errors") {
+  const bool has_avx512 = kernels::cpu_isa_supported(CpuIsa::avx512);
+  const CpuIsa best = has_avx512 ? CpuIsa::avx512 : CpuIsa::avx2;
+  CHECK(kernels::cpu_isa_supported(CpuIsa::avx2));
+  CHECK(std::string(kernels::cpu_isa_name(CpuIsa::avx2)) == "avx2");
+  CHECK(std::string(kernels::cpu_isa_name(CpuIsa::avx512)) == "avx512");
+
+  const char* saved_env = std::getenv("GESSO_CPU_ISA");
+  const std::string saved = saved_env ? saved_env : "";
+  unsetenv("GESSO_CPU_ISA");
+  CHECK(kernels::cpu_isa_from_env() == best);
+  setenv("GESSO_CPU_ISA", "", 1);
+  CHECK(kernels::cpu_isa_from_env() == best);
+  setenv("GESSO_CPU_ISA", "avx2", 1);
+  CHECK(kernels::cpu_isa_from_env() == CpuIsa::avx2);
+  setenv("GESSO_CPU_ISA", "avx512", 1);
+  if (has_avx512)
+    CHECK(kernels::cpu_isa_from_env() == CpuIsa::avx512);
+  else
+    CHECK_THROWS_WITH_AS(kernels::cpu_isa_from_env(),
+                         doctest::Contains("GESSO_CPU_ISA=avx512, but this CPU lacks AVX-512"), Error);
+  setenv("GESSO_CPU_ISA", "sse2", 1);
+  CHECK_THROWS_WITH_AS(kernels::cpu_isa_from_env(),
+                       doctest::Contains("GESSO_CPU_ISA: expected 'avx2' or 'avx512' (or unset), got 'sse2'"), Error);
+  if (saved_env) setenv("GESSO_CPU_ISA", saved.c_str(), 1);
+  else unsetenv("GESSO_CPU_ISA");
+
+  const CpuIsa before = kernels::cpu_isa();
+  {
+    kernels::ScopedCpuIsa scoped(CpuIsa::avx2);
+    CHECK(kernels::cpu_isa() == CpuIsa::avx2);
+  }
+  CHECK(kernels::cpu_isa() == before);
+  if (has_avx512) {
+    kernels::ScopedCpuIsa scoped(CpuIsa::avx512);
+    CHECK(kernels::cpu_isa() == CpuIsa::avx512);
+  } else {
+    CHECK_THROWS_WITH_AS(kernels::set_cpu_isa(CpuIsa::avx512), doctest::Contains("set_cpu_isa: this CPU lacks avx512"),
+                         Error);
+  }
+  CHECK(kernels::cpu_isa() == before);
 }

@@ -10,6 +10,7 @@
 #include "autograd/engine.h"
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
+#include "kernels/pool.h"
 
 using namespace gesso;
 
@@ -120,6 +121,56 @@ TEST_CASE("max_pool2d and avg_pool2d match the naive definitions") {
   // window of a 2x2 kernel with pad 1 holds one pixel and divides by 4.
   Tensor ones4 = ones({1, 1, 2, 2});
   CHECK(avg_pool2d(ones4, 2, 2, 1).to_vector<float>() == std::vector<float>{0.25f, 0.25f, 0.25f, 0.25f});
+}
+
+TEST_CASE("max_pool2d kernel: the 2x2 stride-2 path and the general one pick the same winners (ties, NaN)") {
+  // Values from {0, 1, 2} make ties common; some NaNs, two in one window.
+  // Reference: the first maximum in window order, the first NaN if any.
+  // The kernel writes y, argmax, or both (the op's backward asks for argmax alone).
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t H : {4, 5, 7}) {
+    CAPTURE(H);
+    const int64_t W = 6, planes = 3;
+    std::vector<float> x(static_cast<size_t>(planes * H * W));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7 + i / 5) % 3);
+    x[3] = nan;
+    x[W + 2] = nan;
+    x[W + 3] = nan;  // with x[3]: the first NaN of its window is x[3]
+    for (int kernel : {2, 3}) {
+      kernels::Pool2dGeometry g;
+      g.planes = planes;
+      g.H = H;
+      g.W = W;
+      g.kernel = kernel;
+      g.stride = 2;
+      g.OH = (H - kernel) / 2 + 1;
+      g.OW = (W - kernel) / 2 + 1;
+      const size_t n = static_cast<size_t>(planes * g.OH * g.OW);
+      std::vector<float> y(n), y_only(n);
+      std::vector<int64_t> at(n), at_only(n);
+      kernels::max_pool2d_forward_cpu<float>(x.data(), y.data(), at.data(), g);
+      kernels::max_pool2d_forward_cpu<float>(x.data(), y_only.data(), nullptr, g);
+      kernels::max_pool2d_forward_cpu<float>(x.data(), nullptr, at_only.data(), g);
+      for (int64_t p = 0; p < planes; ++p)
+        for (int64_t oh = 0; oh < g.OH; ++oh)
+          for (int64_t ow = 0; ow < g.OW; ++ow) {
+            int64_t best = -1;
+            for (int64_t ih = 2 * oh; ih < 2 * oh + kernel; ++ih)
+              for (int64_t iw = 2 * ow; iw < 2 * ow + kernel; ++iw) {
+                const float v = x[static_cast<size_t>(p * H * W + ih * W + iw)];
+                const float b = best < 0 ? 0.0f : x[static_cast<size_t>(p * H * W + best)];
+                if (best < 0 || (!std::isnan(b) && (std::isnan(v) || v > b))) best = ih * W + iw;
+              }
+            const size_t o = static_cast<size_t>((p * g.OH + oh) * g.OW + ow);
+            CAPTURE(kernel);
+            CAPTURE(o);
+            CHECK(at[o] == best);
+            CHECK(at_only[o] == best);
+            const float want = x[static_cast<size_t>(p * H * W + best)];
+            CHECK((std::isnan(want) ? std::isnan(y[o]) && std::isnan(y_only[o]) : y[o] == want && y_only[o] == want));
+          }
+    }
+  }
 }
 
 TEST_CASE("max_pool2d: the gradient goes to the winner; NaN propagates") {

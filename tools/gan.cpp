@@ -8,6 +8,7 @@
  *   train-scorer  train the small classifier whose features the quality score uses
  *   score         the Frechet distance in that classifier's feature space (not Inception FID)
  *   bench         time N training steps on random data and print one JSON line
+ *                 (--workload conv: the DCGAN-64 convolutions one by one, tools/conv_bench.cpp)
  *
  * The work itself lives in gan/ (which knows no command line).
  */
@@ -37,6 +38,7 @@
 #include "nn/checkpoint.h"
 #include "nn/safetensors.h"
 #include "tensor/image.h"
+#include "tools/conv_bench.h"
 
 namespace gesso::tools {
 
@@ -429,13 +431,19 @@ void add_bench(CLI::App& gan) {
     uint64_t seed = 0;
   };
   auto o = std::make_shared<Options>();
-  cmd->add_option("--workload", o->workload, "dcgan28 or dcgan64")->capture_default_str();
+  cmd->add_option("--workload", o->workload,
+                  "dcgan28, dcgan64, or conv (the DCGAN-64 convolutions timed one by one, tools/conv_bench.cpp)")
+      ->capture_default_str();
   cmd->add_option("--steps", o->steps, "timed steps")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--warmup", o->warmup, "untimed steps first")->check(CLI::Range(0, 1000))->capture_default_str();
   cmd->add_option("--batch", o->batch, "batch size")->check(CLI::Range(1, 4096))->capture_default_str();
   cmd->add_option("--width", o->width, "both networks' width")->check(CLI::Range(1, 1024))->capture_default_str();
   cmd->add_option("--seed", o->seed, "seed")->capture_default_str();
   cmd->callback([o]() {
+    if (o->workload == "conv") {
+      std::printf("%s\n", dcgan_conv_bench(o->steps, o->warmup, o->batch, o->width).dump().c_str());
+      return;
+    }
     gan::ModelConfig m;
     if (o->workload == "dcgan28") {
       m.image_size = 28;
@@ -444,7 +452,7 @@ void add_bench(CLI::App& gan) {
       m.image_size = 64;
       m.channels = 3;
     } else {
-      fail("gan bench: --workload must be dcgan28 or dcgan64, got '", o->workload, "'");
+      fail("gan bench: --workload must be dcgan28, dcgan64 or conv, got '", o->workload, "'");
     }
     m.g_width = m.d_width = o->width;
     Generator init(o->seed), noise(o->seed + 1), data_gen(o->seed + 2);

@@ -4,8 +4,12 @@
  * forward, is written in differentiable ops (masks from gt() are constants),
  * so second derivatives exist: leaky_relu's is zero almost everywhere,
  * tanh's, sigmoid's and softplus's are smooth.
- * Backwards recompute what they need from the input: capturing the output
- * would make a node own its own output (a reference cycle).
+ * relu's and leaky_relu's masks (x > 0) are read from the output, which is
+ * positive exactly where x is (for a slope >= 0): the node keeps a detached
+ * alias of the output, which the next layer usually keeps anyway, and the
+ * input can be freed. The smooth ones recompute from the input, since their
+ * second derivatives go through it (and capturing the output itself would
+ * make a node own its own output, a reference cycle).
  */
 #include <cmath>
 
@@ -47,9 +51,10 @@ Tensor activation_raw(UnaryOp op, const Tensor& x, double alpha, const char* nam
 
 Tensor relu(const Tensor& x) {
   Tensor out = activation_raw(UnaryOp::relu, x, 0.0, "relu");
-  return record(out, OpKind::Relu, {x}, [x](const Tensor& g) -> Grads {
+  Tensor y = out.detach();
+  return record(out, OpKind::Relu, {x}, [y](const Tensor& g) -> Grads {
     // The subgradient at 0 is taken as 0, as in PyTorch.
-    return {mul(g, gt(x.detach(), 0.0))};
+    return {mul(g, gt(y, 0.0))};
   });
 }
 
@@ -57,9 +62,11 @@ Tensor leaky_relu(const Tensor& x, double negative_slope) {
   GESSO_CHECK(std::isfinite(negative_slope), "leaky_relu: argument 'negative_slope' must be finite, got ",
               negative_slope);
   Tensor out = activation_raw(UnaryOp::leaky_relu, x, negative_slope, "leaky_relu");
-  return record(out, OpKind::LeakyRelu, {x}, [x, negative_slope](const Tensor& g) -> Grads {
+  // With a negative slope the output's sign is not the input's: keep the input then.
+  Tensor sign_source = negative_slope >= 0 ? out.detach() : x.detach();
+  return record(out, OpKind::LeakyRelu, {x}, [sign_source, negative_slope](const Tensor& g) -> Grads {
     // slope 1 where x > 0, negative_slope elsewhere: mask * (1 - s) + s.
-    Tensor slope = add(mul(gt(x.detach(), 0.0), 1.0 - negative_slope), negative_slope);
+    Tensor slope = add(mul(gt(sign_source, 0.0), 1.0 - negative_slope), negative_slope);
     return {mul(g, slope)};
   });
 }

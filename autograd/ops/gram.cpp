@@ -51,8 +51,10 @@ Tensor gram(const Tensor& x, double scale) {
   return record(out, OpKind::Gram, {x}, [x, scale, N, C, HW](const Tensor& g) -> Grads {
     // G = s F F^T  =>  dF = s (dG F + dG^T F) = s (dG + dG^T) F.
     Tensor features = x.reshape({N, C, HW});
-    Tensor symmetric = add(g, g.transpose(1, 2));
-    return {mul(bmm(symmetric, features), scale).reshape(x.shape())};
+    // The scale goes on the small (C, C) factor: scaling the (C, H*W) product
+    // would hold a second activation-sized buffer at the backward's peak.
+    Tensor symmetric = mul(add(g, g.transpose(1, 2)), scale);
+    return {bmm(symmetric, features).reshape(x.shape())};
   });
 }
 

@@ -79,6 +79,7 @@ __device__ __forceinline__ Span outputs_seeing(int64_t i, int64_t stride, int64_
 
 // One thread per output (plane, oh, ow): the window's maximum and where it
 // is; the first maximum on ties, and a NaN wins at once (NaN propagates).
+// y or argmax may be null (the op's forward wants y, its backward argmax).
 __global__ void max_pool2d_forward_kernel1(const float* x, float* y, int64_t* argmax, Pool2dGeometry g) {
   const int64_t total = g.planes * g.OH * g.OW;
   for (int64_t i = first_index(); i < total; i += grid_stride()) {
@@ -102,8 +103,8 @@ __global__ void max_pool2d_forward_kernel1(const float* x, float* y, int64_t* ar
           best_at = ih * g.W + iw;
         }
       }
-    y[i] = xp[best_at];
-    argmax[i] = best_at;
+    if (y) y[i] = xp[best_at];
+    if (argmax) argmax[i] = best_at;
   }
 }
 
@@ -274,7 +275,7 @@ void check_upsample_geometry(const UpsampleGeometry& g, const char* fn) {
 void max_pool2d_forward_cuda(const float* x, float* y, int64_t* argmax, const Pool2dGeometry& g,
                              cudaStream_t stream) {
   check_pool_geometry(g, "max_pool2d_forward_cuda");
-  GESSO_CHECK(x && y && argmax, "max_pool2d_forward_cuda: x, y and argmax must be non-null");
+  GESSO_CHECK(x && (y || argmax), "max_pool2d_forward_cuda: x, and y or argmax, must be non-null");
   const int64_t n = g.planes * g.OH * g.OW;
   if (n == 0) return;
   const int threads = block_threads(256);
