@@ -24,15 +24,18 @@
  * What is still wrong (v3 fixes it): every 8-wide FMA of the inner loop
  * loads a vector of C, loads a vector of B and stores C back: three memory
  * operations per FMA, where the core does two FMAs but only two or three
- * loads and one or two stores per cycle. The loop is bound by the L1 at a
- * third or so of the FMA peak, however well the tiles fit.
+ * loads and one or two stores per cycle. The loop is bound by those loads
+ * and stores at a third or so of the FMA peak, however well the tiles fit
+ * (a 32 x 256 tile, 32 KiB, which fits the L1, measured no faster here).
  *
  * Build and run (from the repository root; CMake builds it as cpu_gemm_v2):
  *   g++ -O3 -march=x86-64-v3 -fopenmp bench/ladders/cpu_gemm/cpu_gemm_v2.cpp -o cpu_gemm_v2
  *   OMP_WAIT_POLICY=passive ./cpu_gemm_v2 [--n 1024] [--check-only]
  *
- * Measured here (Emerald Rapids VM, 2 vCPUs shared with other builds, n = 1024):
- *   see README.md.
+ * Measured here (Emerald Rapids VM, 2 vCPUs shared with other engineers' work;
+ * n = 1024, best run, measured FMA peak 96 GFLOP/s AVX2 on one thread):
+ *   (a) i-k-j           1 thread: 14.4 GFLOP/s, 15% of the AVX2 peak (29x v1)
+ *   (b) blocked 128x512 1 thread: 35.9 GFLOP/s, 37% of the AVX2 peak
  */
 #include "cpu_gemm_common.h"
 
