@@ -38,7 +38,6 @@
  */
 #include <benchmark/benchmark.h>
 #include <omp.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -46,6 +45,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/openblas_core.h"
 #include "kernels/cpu_isa.h"
 #include "kernels/gemm.h"
 #include "tensor/random.h"
@@ -167,33 +167,6 @@ std::vector<Shape> vs_shapes() {
   return shapes;
 }
 
-// The OpenBLAS core type that suits this CPU best ("" off x86: nothing to pick).
-const char* best_openblas_core() {
-#if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx512f")) return "SkylakeX";
-  if (__builtin_cpu_is("amd")) return "Zen";
-  return "Haswell";
-#else
-  return "";
-#endif
-}
-
-// Re-executes this program with OPENBLAS_CORETYPE set when OpenBLAS runs
-// its generic kernels and nobody chose a core (see the header comment).
-void use_best_openblas_core(char** argv) {
-  if (!kernels::gemm_openblas_available() || !kernels::gemm_openblas_generic_core()) return;
-  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;  // chosen by the user (or by the re-execution)
-  const char* core = best_openblas_core();
-  if (*core == '\0') return;
-  std::printf("bench_gemm: OpenBLAS runs its generic '%s' kernels on this CPU; re-executing with "
-              "OPENBLAS_CORETYPE=%s\n",
-              kernels::gemm_openblas_core(), core);
-  std::fflush(stdout);
-  setenv("OPENBLAS_CORETYPE", core, 1);
-  execv("/proc/self/exe", argv);
-  std::perror("bench_gemm: execv(/proc/self/exe) failed; going on with the generic core");
-}
-
 void register_benchmarks() {
   std::vector<CpuIsa> isas = {CpuIsa::avx2};
   if (kernels::cpu_isa_supported(CpuIsa::avx512)) isas.push_back(CpuIsa::avx512);
@@ -221,7 +194,7 @@ void register_benchmarks() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  use_best_openblas_core(argv);
+  bench::use_best_openblas_core("bench_gemm", argv);
   register_benchmarks();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

@@ -73,6 +73,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/cpu/thread_scratch.h"
 #include "kernels/gemm.h"
 #include "kernels/winograd.h"
 
@@ -97,11 +98,10 @@ enum Scratch {
   kPhases,   // one input channel split into phase rows (Winograd: D planes, small buffers)
   kScratchSlots
 };
+struct ConvScratch;
 template <class T>
 T* thread_buffer(Scratch slot, int64_t n) {
-  thread_local std::vector<T> buffers[kScratchSlots];
-  if (static_cast<int64_t>(buffers[slot].size()) < n) buffers[slot].resize(static_cast<size_t>(n));
-  return buffers[slot].data();
+  return thread_scratch<T, ConvScratch, kScratchSlots>(slot, n);
 }
 
 // ---- the plan: how the batch is cut into GEMMs and shared by the threads

@@ -72,6 +72,7 @@
 #include <type_traits>
 
 #include "kernels/common.h"
+#include "kernels/cpu/thread_scratch.h"
 #include "kernels/cpu_isa.h"
 #include "tensor/error.h"
 
@@ -478,25 +479,11 @@ int64_t b_panel_columns(int64_t kc, int64_t value_bytes, int NR) {
   return std::clamp<int64_t>(columns / NR * NR, 4 * NR, 4096);
 }
 
-// Packing buffers live as long as their thread (OpenMP keeps its threads), so
-// repeated GEMMs neither allocate nor fault pages in; they are bounded by the
-// block sizes, not by the matrices. 64-byte aligned: a cache line, a zmm.
+// Packing buffers: per thread, kept between calls (kernels/cpu/thread_scratch.h).
+struct GemmScratch;
 template <class T>
 T* thread_buffer(int which, int64_t n) {
-  struct Buffer {
-    T* data = nullptr;
-    int64_t size = 0;
-    ~Buffer() { std::free(data); }
-  };
-  thread_local Buffer buffers[2];
-  Buffer& b = buffers[which];
-  if (b.size < n) {
-    std::free(b.data);
-    b.data = static_cast<T*>(std::aligned_alloc(64, static_cast<size_t>(round_up(n * int64_t(sizeof(T)), 64))));
-    if (b.data == nullptr) throw std::bad_alloc();
-    b.size = n;
-  }
-  return b.data;
+  return thread_scratch<T, GemmScratch, 2>(which, n);
 }
 
 // Splits [0, n) into ceil(n / max_block) blocks of nearly equal size, each a

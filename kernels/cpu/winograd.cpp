@@ -89,6 +89,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/thread_scratch.h"
 #include "kernels/gemm.h"
 #include "tensor/error.h"
 
@@ -268,33 +269,13 @@ struct TileGrid {
   bool is_run(int64_t t0) const { return t0 + kLanes <= total && (t0 % per_image) % cols + kLanes <= cols; }
 };
 
-// Scratch that outlives the call, so that repeated convolutions do not fault
-// pages in. scratch(): U, V and M, owned by the calling thread (the OpenMP
-// threads share pointers to them); thread_scratch(): each thread's own.
-float* scratch(int slot, int64_t n) {
-  struct Buffer {
-    float* data = nullptr;
-    int64_t size = 0;
-    ~Buffer() { std::free(data); }
-  };
-  thread_local Buffer buffers[3];
-  Buffer& b = buffers[slot];
-  if (b.size < n) {
-    std::free(b.data);
-    b.size = 0;
-    // 64-byte aligned (whole cache lines, aligned vector loads) and not
-    // zeroed: every element is written before it is read.
-    b.data = static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>((n * 4 + 63) / 64 * 64)));
-    GESSO_CHECK(b.data != nullptr, "winograd: out of memory for ", n, " floats of scratch");
-    b.size = n;
-  }
-  return b.data;
-}
-float* thread_scratch(int slot, int64_t n) {
-  thread_local std::vector<float> buffers[2];
-  if (static_cast<int64_t>(buffers[slot].size()) < n) buffers[slot].resize(static_cast<size_t>(n));
-  return buffers[slot].data();
-}
+// Scratch kept between calls (kernels/cpu/thread_scratch.h). scratch(): U,
+// V and M, owned by the calling thread (the OpenMP threads share pointers to
+// them); own_scratch(): each thread's own.
+struct WinogradShared;
+struct WinogradOwn;
+float* scratch(int slot, int64_t n) { return thread_scratch<float, WinogradShared, 3>(slot, n); }
+float* own_scratch(int slot, int64_t n) { return thread_scratch<float, WinogradOwn, 2>(slot, n); }
 
 // Phase 1, for output channel co, whose filters from input channel ci are at
 // filters + ci * stride (9 taps row-major, reversed when flip):
@@ -500,8 +481,8 @@ void run(const Problem& p) {
 
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
-    float* stage = thread_scratch(0, kPoints * round_up(p.C_in, kLanes));
-    float* local = p.w_stride_in == 9 ? nullptr : thread_scratch(1, kLanes * p.C_in * 9);
+    float* stage = own_scratch(0, kPoints * round_up(p.C_in, kLanes));
+    float* local = p.w_stride_in == 9 ? nullptr : own_scratch(1, kLanes * p.C_in * 9);
 #pragma omp for schedule(static)
     for (int64_t co0 = 0; co0 < p.C_out; co0 += kLanes) transform_weight_block(p, co0, local, stage, U);
     for (int64_t block0 = 0; block0 < grid.total; block0 += block_tiles) {

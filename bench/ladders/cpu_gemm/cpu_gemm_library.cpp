@@ -15,9 +15,9 @@
  * it (this Emerald Rapids) and falls back to its generic SSE3 kernels
  * ("Prescott"), several times slower. The core is chosen when libopenblas
  * loads, from OPENBLAS_CORETYPE, so when it is unset and OpenBLAS went
- * generic this program sets it (SkylakeX with AVX-512, Haswell without) and
- * runs itself again (execv of /proc/self/exe, same arguments), saying so in
- * one line. Without OpenBLAS in the build it times the handwritten GEMM only.
+ * generic this program sets it and runs itself again
+ * (bench/openblas_core.h), saying so in one line. Without OpenBLAS in the
+ * build it times the handwritten GEMM only.
  *
  * Build and run (CMake builds it as cpu_gemm_library, linked with the gesso
  * library, and OpenBLAS when the build found it):
@@ -30,9 +30,8 @@
  * and 1.11, 1.01, 1.01 on 2 threads at n = 512, 1024, 2048 (about 160
  * GFLOP/s on 1 thread, 310 on 2; README.md has the table).
  */
-#include <unistd.h>
-
 #include "cpu_gemm_common.h"
+#include "bench/openblas_core.h"
 #include "kernels/cpu_isa.h"
 #include "kernels/gemm.h"
 
@@ -53,26 +52,13 @@ void openblas(const float* A, const float* B, float* C, int64_t M, int64_t N, in
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(M), static_cast<int>(N),
               static_cast<int>(K), 1.f, A, static_cast<int>(K), B, static_cast<int>(N), 0.f, C, static_cast<int>(N));
 }
-
-// Runs this program again with OPENBLAS_CORETYPE set, when OpenBLAS picked
-// its generic kernels and nobody chose a core. Returns only when it did not.
-void reexec_with_openblas_core(char** argv) {
-  if (!kernels::gemm_openblas_generic_core() || std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
-  const char* core = __builtin_cpu_supports("avx512f") ? "SkylakeX" : "Haswell";
-  std::printf("OpenBLAS chose its generic '%s' kernels here: running again with OPENBLAS_CORETYPE=%s\n",
-              kernels::gemm_openblas_core(), core);
-  std::fflush(stdout);
-  setenv("OPENBLAS_CORETYPE", core, 1);
-  execv("/proc/self/exe", argv);
-  std::perror("execv /proc/self/exe (going on with OpenBLAS's generic kernels)");
-}
 #endif
 
 }  // namespace
 
 int main(int argc, char** argv) {
 #ifdef GESSO_HAVE_OPENBLAS
-  reexec_with_openblas_core(argv);
+  bench::use_best_openblas_core("cpu_gemm_library", argv);
   const bool have_openblas = true;
 #else
   const bool have_openblas = false;
