@@ -5,6 +5,7 @@
     python3 bench/compare_pytorch.py dcgan64      # the DCGAN paper's 64x64 model, batch 64, widths 64
     python3 bench/compare_pytorch.py dcgan28 --steps 10 --warmup 2 --threads 2 --gesso build/gesso
     python3 bench/compare_pytorch.py conv --threads 1   # the DCGAN-64 convolutions one by one (then --threads 2)
+    python3 bench/compare_pytorch.py gatys256 --isa avx2  # both engines held to AVX2+FMA (an AVX2-only CPU)
 
 The last line reads
     <workload>: gesso <t> s/step, PyTorch <t> s/step, speedup <PyTorch time / gesso time>x
@@ -29,7 +30,9 @@ OMP_WAIT_POLICY is set to passive for both unless already set: on a shared
 machine spinning OpenMP threads lose their core at every barrier. The thread
 count (--threads N, default OMP_NUM_THREADS or all cores) goes to both as
 OMP_NUM_THREADS and, for PyTorch, torch.set_num_threads(N): run --threads 1
-and --threads 2 for the 1- and 2-thread figures.
+and --threads 2 for the 1- and 2-thread figures. PyTorch's OpenBLAS gets
+its best core for the CPU (OPENBLAS_CORETYPE, unless already set), and
+--isa avx2 holds both engines to AVX2+FMA (see isa_environments).
 
 The conv workload: every convolution of the DCGAN-64 models (batch 64,
 widths 64, 4x4 kernels), each timed alone, forward (no graph) and forward +
@@ -357,6 +360,34 @@ def python_with_torch():
     return None
 
 
+def cpu_has_avx512():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return " avx512f" in f.read()
+    except OSError:
+        return False
+
+
+def isa_environments(env, isa):
+    """The environments of the gesso run and of the PyTorch run, and one line saying what they hold.
+
+    PyTorch's BLAS here is OpenBLAS, which falls back to its generic (SSE3) kernels on CPUs newer than it knows;
+    unless OPENBLAS_CORETYPE is already set, PyTorch gets the best OpenBLAS core for the instruction set, so its
+    conv_transpose2d and matrix products (im2col + BLAS) are not handicapped. With isa == "avx2" both engines are
+    held to AVX2+FMA: gesso by GESSO_CPU_ISA, PyTorch's oneDNN by ONEDNN_MAX_CPU_ISA, its own kernels by
+    ATEN_CPU_CAPABILITY and its OpenBLAS by the Haswell (AVX2) core, which is also what OpenBLAS runs on Zen."""
+    gesso_env, torch_env = dict(env), dict(env)
+    if isa == "avx2":
+        gesso_env["GESSO_CPU_ISA"] = "avx2"
+        torch_env.update({"ONEDNN_MAX_CPU_ISA": "AVX2", "DNNL_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2",
+                          "OPENBLAS_CORETYPE": "Haswell"})
+    elif "OPENBLAS_CORETYPE" not in env:
+        torch_env["OPENBLAS_CORETYPE"] = "SkylakeX" if cpu_has_avx512() else "Haswell"
+    what = (f"gesso GESSO_CPU_ISA={gesso_env.get('GESSO_CPU_ISA', 'best')}, PyTorch OPENBLAS_CORETYPE="
+            f"{torch_env.get('OPENBLAS_CORETYPE')} ONEDNN_MAX_CPU_ISA={torch_env.get('ONEDNN_MAX_CPU_ISA', 'best')}")
+    return gesso_env, torch_env, what
+
+
 def child_torch(args):
     """Runs in the interpreter that has torch: times the workload and prints one JSON line."""
     import torch
@@ -378,6 +409,9 @@ def main():
     p.add_argument("--warmup", type=int, default=1, help="untimed steps first (default 1)")
     p.add_argument("--threads", type=int, default=0, help="threads for both (default: OMP_NUM_THREADS or all cores)")
     p.add_argument("--gesso", default="", help="the gesso binary (default: build/gesso, then build-*/gesso)")
+    p.add_argument("--isa", choices=["native", "avx2"], default="native",
+                   help="native: each engine at its best for this CPU; avx2: both held to AVX2+FMA "
+                        "(the instruction set of an AVX2-only machine such as Zen 3)")
     p.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.threads <= 0:
@@ -390,10 +424,11 @@ def main():
         return
 
     w = WORKLOADS[args.workload]
+    gesso_env, torch_env, isa_line = isa_environments(env, args.isa)
     print(f"compare_pytorch: {args.workload}: {w['what']}; {args.steps} timed steps after {args.warmup}, "
-          f"{args.threads} thread(s)")
+          f"{args.threads} thread(s); {isa_line}")
     gesso = find_gesso(args.gesso)
-    out = subprocess.run([gesso] + w["gesso"](args), env=env, capture_output=True, text=True)
+    out = subprocess.run([gesso] + w["gesso"](args), env=gesso_env, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"compare_pytorch: {gesso} failed:\n{out.stderr}")
     g = json.loads(out.stdout.strip().splitlines()[-1])
@@ -411,7 +446,7 @@ def main():
         return
     cmd = [exe, os.path.abspath(__file__), args.workload, "--torch-child", "--steps", str(args.steps),
            "--warmup", str(args.warmup), "--threads", str(args.threads)]
-    t_out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    t_out = subprocess.run(cmd, env=torch_env, capture_output=True, text=True)
     if t_out.returncode != 0:
         sys.exit(f"compare_pytorch: the PyTorch run failed:\n{t_out.stderr}")
     t = json.loads(t_out.stdout.strip().splitlines()[-1])

@@ -58,8 +58,16 @@ void binary_loop(const T* a, const T* b, T* out, const BinaryLayout& L, F f) {
 
 template <class T, class F>
 void unary_loop(const T* x, T* y, int64_t n, F f) {
-#pragma omp parallel for simd if (n > kParallelGrain)
-  for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
+#pragma omp parallel if (n > kParallelGrain)
+  {
+    // Each thread's own copy of the functor: read through the shared one, its
+    // captures (leaky_relu's slope) might change at any store to y, and GCC
+    // keeps the loop scalar (with -fno-trapping-math, see CMakeLists.txt, the
+    // copy lets it vectorise the select).
+    const F fn = f;
+#pragma omp for simd
+    for (int64_t i = 0; i < n; ++i) y[i] = fn(x[i]);
+  }
 }
 
 }  // namespace
