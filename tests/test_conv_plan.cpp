@@ -185,6 +185,10 @@ TEST_CASE("conv kernels on every path of the plan match the direct convolution")
       {"phase Winograd, pads 2 and 3", 2, 18, 7, 6, 16, 4, 4, 2, 2, 2, 3, 1, 1, 0},
       {"phase Winograd, groups of images (64 tiles each)", 4, 16, 32, 32, 16, 4, 4, 2, 2, 1, 1, 1, 1, 0},
       {"phase Winograd, 2 x 2 output (one tile)", 3, 20, 4, 5, 16, 4, 4, 2, 2, 1, 1, 1, 1, 0},
+      // The transformed weight (9 x 16 x 64 = 9216) fits the forward's budget (twice the col budget) but not
+      // the weight gradient's: the forward takes Winograd, the weight gradient im2col (DCGAN's 256->512 layer).
+      {"phase Winograd forward, im2col weight gradient (a budget of 6000)", 3, 16, 8, 8, 16, 4, 4, 2, 2, 1, 1, 1, 1,
+       6000},
   };
   ThreadsRestore threads_restore;
   BudgetRestore budget_restore;

@@ -608,13 +608,19 @@ struct PhaseWinograd {
   }
 };
 
-// Fewer channels leave the GEMMs too thin to gain; a transformed weight
-// larger than the scratch budget is not worth its memory (DCGAN's 256->512
-// layer, whose 4x4 output has few tiles, stays on im2col).
-bool phase_winograd_applicable(const Conv2dGeometry& g) {
+// Fewer channels leave the GEMMs too thin to gain. The transformed weight
+// (9 x C_out x 4 C_in, 2.25 times the weight) must fit a memory budget: the
+// forward makes one, shared by the threads, and may use twice the col budget
+// (DCGAN's 256->512 layer, 19 MB: forward 1.4x faster than im2col, measured
+// with bench_conv on both ISAs); the weight gradient sums one per thread, so
+// it stays within the col budget (that layer's gradient keeps im2col: two
+// 19 MB partial sums and their reduction made it no faster on 2 threads).
+bool phase_winograd_applicable(const Conv2dGeometry& g, Pass pass) {
+  const int64_t transformed_weight = 9 * 4 * g.C_in * g.C_out;
+  const int64_t budget = pass == Pass::forward ? 2 * g_col_budget.load() : g_col_budget.load();
   return g.kH == 4 && g.kW == 4 && g.stride_h == 2 && g.stride_w == 2 && g.dilation_h == 1 &&
          g.dilation_w == 1 && g.C_in >= 16 && g.C_out >= 16 && g.OH >= 2 && g.OW >= 2 && g.N > 0 &&
-         9 * 4 * g.C_in * g.C_out <= g_col_budget.load();
+         transformed_weight <= budget;
 }
 
 // About 128 tiles per GEMM, measured on DCGAN's layers (64 and 256 within a
@@ -988,7 +994,7 @@ void conv2d_forward_cpu(const T* x, const T* w, const T* bias, T* y, const Conv2
     return;
   }
   if constexpr (std::is_same<T, float>::value) {
-    if (phase_winograd_applicable(g)) {  // 4x4 stride 2 (see above)
+    if (phase_winograd_applicable(g, Pass::forward)) {  // 4x4 stride 2 (see above)
       phase_winograd_forward(x, w, bias, y, g);
       return;
     }
@@ -1116,7 +1122,7 @@ void conv2d_backward_weight_cpu(const T* x, const T* gy, T* gw, const Conv2dGeom
     return;
   }
   if constexpr (std::is_same<T, float>::value) {
-    if (phase_winograd_applicable(g)) {  // 4x4 stride 2 (see above)
+    if (phase_winograd_applicable(g, Pass::backward_weight)) {  // 4x4 stride 2 (see above)
       phase_winograd_weight_grad(x, gy, gw, g);
       return;
     }
