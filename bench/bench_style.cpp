@@ -30,7 +30,7 @@ using namespace gesso;
 
 void report_memory(benchmark::State& state) {
   state.counters["peak_tensor_MB"] = static_cast<double>(style::peak_tensor_bytes()) / (1 << 20);
-  state.counters["max_rss_MB"] = static_cast<double>(style::max_rss_bytes()) / (1 << 20);
+  state.counters["max_rss_MB"] = static_cast<double>(max_rss_bytes()) / (1 << 20);
 }
 
 void BM_gatys_vgg19(benchmark::State& state) {

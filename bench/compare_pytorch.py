@@ -455,6 +455,10 @@ def main():
     if "report" in w:
         w["report"](g, t)
         return
+    if "max_rss_bytes" in g and "max_rss_bytes" in t:
+        mb = lambda b: b / 2**20
+        print(f"peak memory (max RSS of each process): gesso {mb(g['max_rss_bytes']):.0f} MB, "
+              f"PyTorch {mb(t['max_rss_bytes']):.0f} MB ({g['max_rss_bytes'] / t['max_rss_bytes']:.2f}x)")
     speedup = t["seconds_per_step"] / g["seconds_per_step"]
     print(f"{args.workload}: gesso {g['seconds_per_step']:.4f} s/step, PyTorch {t['seconds_per_step']:.4f} s/step, "
           f"speedup {speedup:.2f}x (PyTorch time / gesso time)")

@@ -5,8 +5,6 @@
  */
 #include "style/transfer.h"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -195,12 +193,6 @@ Tensor load_resized(const std::string& path, int size) {
 }
 
 size_t peak_tensor_bytes() { return allocator_stats(Device::cpu).peak_bytes_in_use; }
-
-size_t max_rss_bytes() {
-  struct rusage u {};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<size_t>(u.ru_maxrss) * 1024;  // kilobytes on Linux
-}
 
 StyleReport run_style_transfer(FeatureNet& net, const StyleOptions& opt,
                                const std::function<void(const std::string&)>& print) {

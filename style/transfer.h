@@ -108,8 +108,8 @@ StyleReport run_style_transfer(FeatureNet& net, const StyleOptions& opt,
 // Reads an RGB image and resizes it so that its longer side is `size` (1, 3, h, w).
 Tensor load_resized(const std::string& path, int size);
 
-// Bytes: the CPU allocator's peak in use, and the process's maximum resident set.
+// Bytes: the CPU allocator's peak in use (the process's maximum resident set
+// is gesso::max_rss_bytes(), tensor/allocator.h).
 size_t peak_tensor_bytes();
-size_t max_rss_bytes();
 
 }  // namespace gesso::style

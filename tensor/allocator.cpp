@@ -6,6 +6,7 @@
 #include "tensor/allocator.h"
 
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -340,6 +341,12 @@ void device_copy(Device dst_dev, void* dst, Device src_dev, const void* src, siz
 #else
   no_cuda("copy");
 #endif
+}
+
+size_t max_rss_bytes() {
+  struct rusage u {};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<size_t>(u.ru_maxrss) * 1024;  // kilobytes on Linux
 }
 
 }  // namespace gesso

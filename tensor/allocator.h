@@ -58,6 +58,9 @@ void reset_peak_memory(Device d);
 // reserved); bytes_cached then counts only free bytes below the highest
 // block in use, an upper bound on what stays resident.
 void empty_cache(Device d);
+// The process's maximum resident set so far, in bytes (getrusage): what the
+// benchmarks report as peak memory, allocator and everything else together.
+size_t max_rss_bytes();
 // The size a small (or CUDA) request of `bytes` is rounded up to (exposed for tests).
 size_t allocation_bin(size_t bytes);
 // Requests above this many bytes come from the host arena (exposed for tests).

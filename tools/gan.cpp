@@ -470,6 +470,7 @@ void add_bench(CLI::App& gan) {
                      {"seconds_per_step", secs / o->steps},
                      {"images_per_second", o->batch * o->steps / secs},
                      {"threads", omp_get_max_threads()},
+                     {"max_rss_bytes", max_rss_bytes()},
                      {"gemm", kernels::gemm_backend_name(kernels::gemm_backend())}};
     std::printf("%s\n", j.dump().c_str());
   });

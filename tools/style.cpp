@@ -207,7 +207,7 @@ void bench(const StyleCli& o, Device device) {
                       {"seconds_per_step", secs / o.bench_steps},
                       {"loss", loss},
                       {"peak_tensor_bytes", style::peak_tensor_bytes()},
-                      {"max_rss_bytes", style::max_rss_bytes()},
+                      {"max_rss_bytes", max_rss_bytes()},
                       {"threads", omp_get_max_threads()}};
   std::printf("%s\n", j.dump().c_str());
 }
@@ -299,7 +299,7 @@ void add_style_command(CLI::App& app) {
     std::printf("gesso style: peak memory: tensors %s (CPU allocator's peak in use; it holds %s now, cached "
                 "included), process max RSS %s\n",
                 megabytes(stats.peak_bytes_in_use).c_str(), megabytes(stats.bytes_in_use + stats.bytes_cached).c_str(),
-                megabytes(style::max_rss_bytes()).c_str());
+                megabytes(max_rss_bytes()).c_str());
   });
 }
 
