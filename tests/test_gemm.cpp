@@ -97,10 +97,12 @@ void check_backend(GemmBackend backend) {
   // odd sizes; a product smaller than one tile; one row and one column more
   // than a tile; narrow products (at most 4 slivers), whose A panels are read
   // in place, with a partial last panel; 100 columns (in place for avx512
-  // only); and sizes crossing K blocks (300 = 152 + 148) and B panels (3080).
+  // only); sizes crossing K blocks (300 = 152 + 148) and B panels (3080);
+  // and matrix-vector products (one row or one column: no tiles), one with
+  // more than one 2048-column chunk.
   const std::vector<Case> cases = {{1, 1, 1},     {7, 13, 5},     {5, 3, 300},    {13, 33, 17},
                                    {65, 33, 129}, {37, 40, 300},  {29, 100, 64},  {130, 50, 300},
-                                   {7, 3080, 260}};
+                                   {7, 3080, 260}, {1, 77, 300},  {301, 1, 90},   {1, 4100, 3}};
   uint64_t seed = 1;
   for (const Case& cs : cases) {
     for (int t = 0; t < 4; ++t) {
@@ -138,8 +140,10 @@ TEST_CASE("handwritten gemm matches the naive product (float with each micro-ker
 TEST_CASE("handwritten gemm: two threads give the same bits as one") {
   // Large enough that the team splits C: along M for the tall products,
   // along N for the wide one (with either ISA). Each element is still summed
-  // in the same order.
-  const std::vector<Case> cases = {{300, 200, 200}, {100, 600, 200}, {1000, 24, 300}};
+  // in the same order. The last two are matrix-vector products large enough
+  // for both threads.
+  const std::vector<Case> cases = {{300, 200, 200}, {100, 600, 200}, {1000, 24, 300}, {1, 4100, 300},
+                                   {4000, 1, 300}};
   const int saved_threads = omp_get_max_threads();
   for (CpuIsa isa : isas()) {
     kernels::ScopedCpuIsa scoped(isa);
