@@ -14,7 +14,8 @@
 //   4x4 stride-2 kernels, whose float forward and weight gradient are
 //   Winograd F(2x2, 2x2) over the input's phases: pads 0 to 3, odd outputs
 //   and widths, one tile, groups of images;
-// plus gradcheck of the whole-window path and of conv_transpose2d 1x1 -> 4x4.
+// plus the same bits from the forward and input gradient on 1 and 2 threads,
+// and gradcheck of the whole-window path and of conv_transpose2d 1x1 -> 4x4.
 #include <doctest.h>
 #include <omp.h>
 
@@ -202,6 +203,43 @@ TEST_CASE("conv kernels on every path of the plan match the direct convolution")
       run_case<double>(c);
       run_case<float>(c);
     }
+  }
+}
+
+TEST_CASE("forward and input gradient: the same bits on one thread and on two (blocks handed out dynamically)") {
+  // The team takes groups of images (or single images in chunks) one at a
+  // time: which thread computes which image must not change any value.
+  const std::vector<Case> cases = {
+      {"im2col, groups of images", 9, 5, 9, 9, 7, 3, 3, 2, 2, 1, 1, 1, 1, 0},
+      {"im2col, one image in chunks (a budget of 300)", 5, 3, 12, 11, 4, 3, 3, 2, 2, 1, 1, 1, 1, 300},
+      {"phase Winograd, groups of images", 7, 16, 12, 12, 16, 4, 4, 2, 2, 1, 1, 1, 1, 0},
+  };
+  ThreadsRestore threads_restore;
+  BudgetRestore budget_restore;
+  for (const Case& c : cases) {
+    const std::string what = c.what;
+    CAPTURE(what);
+    kernels::set_conv_col_budget(c.budget > 0 ? c.budget : int64_t(1) << 22);
+    const Conv2dGeometry g = geometry(c);
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    auto fill = [&](int64_t n) {
+      std::vector<float> v(static_cast<size_t>(n));
+      for (float& e : v) e = u(rng);
+      return v;
+    };
+    const std::vector<float> x = fill(g.N * g.C_in * g.H * g.W), w = fill(g.C_out * g.C_in * g.kH * g.kW),
+                             gy = fill(g.N * g.C_out * g.OH * g.OW);
+    std::vector<float> y[2], gx[2];
+    for (int threads : {1, 2}) {
+      omp_set_num_threads(threads);
+      y[threads - 1].resize(gy.size());
+      gx[threads - 1].resize(x.size());
+      kernels::conv2d_forward_cpu<float>(x.data(), w.data(), nullptr, y[threads - 1].data(), g);
+      kernels::conv2d_backward_input_cpu<float>(gy.data(), w.data(), gx[threads - 1].data(), g);
+    }
+    CHECK(y[0] == y[1]);
+    CHECK(gx[0] == gx[1]);
   }
 }
 

@@ -197,19 +197,34 @@ void for_each_block(const ConvPlan& plan, int64_t lo, int64_t hi, F f) {
       f(Block{n, 1, p0, std::min(plan.chunk, plan.positions - p0)});
 }
 
-// Runs f(block, inner) over the whole batch: a contiguous range of images
-// per thread of the team, or (team of one) every block with inner = true,
-// meaning that f should spread its own loops over the threads.
+// Runs f(block, inner) over the whole batch: the team's threads take groups
+// of images (or single images, all their chunks in order) one at a time, or
+// (team of one) every block with inner = true, meaning that f should spread
+// its own loops over the threads. Handed out one at a time, not as one
+// contiguous share per thread: a thread whose core another process takes
+// for a while then does fewer groups instead of keeping the other waiting
+// (DCGAN's 128->256 layer on 2 threads beside a busy loop: forward 20.2 ->
+// 16.5 ms, input gradient 23.2 -> 19.5 ms; unchanged when the machine is
+// quiet). The weight gradient keeps fixed shares: its per-thread partial
+// sums would otherwise depend on the schedule. Every image's
+// output is computed alone, from the same blocks, so the results do not
+// depend on which thread computed what.
 template <class F>
 void run_blocks(const ConvPlan& plan, int64_t N, F f) {
   if (plan.team == 1) {
     for_each_block(plan, 0, N, [&](const Block& b) { f(b, true); });
     return;
   }
-#pragma omp parallel num_threads(plan.team)
-  {
-    const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
-    for_each_block(plan, N * t / team, N * (t + 1) / team, [&](const Block& b) { f(b, false); });
+  const bool grouped = plan.images_per_gemm > 1;
+  const int64_t units = grouped ? ceil_div(N, plan.images_per_gemm) : N;
+#pragma omp parallel for num_threads(plan.team) schedule(dynamic, 1)
+  for (int64_t u = 0; u < units; ++u) {
+    if (grouped) {  // the same groups as for_each_block(plan, 0, N) makes
+      const int64_t a = N * u / units, b = N * (u + 1) / units;
+      f(Block{a, b - a, 0, plan.positions}, false);
+    } else {
+      for_each_block(plan, u, u + 1, [&](const Block& b) { f(b, false); });
+    }
   }
 }
 
