@@ -15,8 +15,11 @@
 # python3-matplotlib for the chart).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-out=${1:-$root/out/compare}
-shift || true
+out=$root/out/compare
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then  # a first argument that is not a flag is the folder
+  out=$1
+  shift
+fi
 mkdir -p "$out"
 : > "$out/all.log"
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}

@@ -221,15 +221,9 @@ TEST_CASE("forward and input gradient: the same bits on one thread and on two (b
     CAPTURE(what);
     kernels::set_conv_col_budget(c.budget > 0 ? c.budget : int64_t(1) << 22);
     const Conv2dGeometry g = geometry(c);
-    std::mt19937 rng(5);
-    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-    auto fill = [&](int64_t n) {
-      std::vector<float> v(static_cast<size_t>(n));
-      for (float& e : v) e = u(rng);
-      return v;
-    };
-    const std::vector<float> x = fill(g.N * g.C_in * g.H * g.W), w = fill(g.C_out * g.C_in * g.kH * g.kW),
-                             gy = fill(g.N * g.C_out * g.OH * g.OW);
+    const std::vector<float> x = cast<float>(random_values(g.N * g.C_in * g.H * g.W, 1)),
+                             w = cast<float>(random_values(g.C_out * g.C_in * g.kH * g.kW, 2)),
+                             gy = cast<float>(random_values(g.N * g.C_out * g.OH * g.OW, 4));
     std::vector<float> y[2], gx[2];
     for (int threads : {1, 2}) {
       omp_set_num_threads(threads);
